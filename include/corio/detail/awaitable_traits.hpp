@@ -1,0 +1,47 @@
+#pragma once
+// What co_await on an arbitrary awaitable yields, and wrapping any awaitable into a task
+// so the group awaiters can run it as a child.
+#include <coroutine>
+#include <type_traits>
+#include <utility>
+
+#include "corio/task.hpp"
+
+namespace corio::detail {
+
+template <class A>
+decltype(auto) get_awaiter(A&& a) {
+    if constexpr (requires { std::forward<A>(a).operator co_await(); })
+        return std::forward<A>(a).operator co_await();
+    else if constexpr (requires { operator co_await(std::forward<A>(a)); })
+        return operator co_await(std::forward<A>(a));
+    else
+        return std::forward<A>(a);
+}
+
+template <class A>
+using await_result_t = decltype(get_awaiter(std::declval<A>()).await_resume());
+
+template <class T>
+struct is_task : std::false_type {};
+template <class T>
+struct is_task<task<T>> : std::true_type {};
+
+template <class A>
+task<await_result_t<A>> wrap_awaitable(A a) {
+    co_return co_await std::move(a);
+}
+
+// task<T> passes through; any other awaitable is wrapped in one.
+template <class A>
+auto into_task(A&& a) {
+    if constexpr (is_task<std::remove_cvref_t<A>>::value)
+        return std::move(a);
+    else
+        return wrap_awaitable<std::remove_cvref_t<A>>(std::forward<A>(a));
+}
+
+template <class A>
+using task_for_t = decltype(into_task(std::declval<A>()));
+
+} // namespace corio::detail

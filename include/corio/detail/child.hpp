@@ -1,0 +1,112 @@
+#pragma once
+// Children run by an awaiter on behalf of the task that awaits it (gather, race,
+// wait_for). Each child has its own cancellation slot, so the group can cancel siblings
+// one by one, and reports back through a completion record; the group resumes its parent
+// once the last child has finished, so no child outlives the awaiter that started it.
+#include <coroutine>
+#include <cstddef>
+#include <utility>
+
+#include "corio/detail/awaitable_traits.hpp"
+#include "corio/detail/operation.hpp"
+#include "corio/errors.hpp"
+#include "corio/task.hpp"
+
+namespace corio::detail {
+
+struct child_group;
+
+template <class T>
+struct child : completion {
+    task<T> work;
+    cancel_slot slot;
+    child_group* group = nullptr;
+
+    explicit child(task<T>&& t) noexcept : work(std::move(t)) {}
+    child(child&&) noexcept = default;
+
+    void start(child_group* g) {
+        group = g;
+        fn = &on_finished;
+        auto& p = work.handle().promise();
+        p.slot = &slot;
+        p.on_done = this;
+        work.handle().resume();
+    }
+    bool finished() const noexcept { return work.done(); }
+    void cancel() noexcept {
+        if (!finished()) slot.request();
+    }
+    outcome<T>& result() noexcept { return work.handle().promise().result; }
+
+    static std::coroutine_handle<> on_finished(completion* c) noexcept;
+};
+
+// The awaiter side. `remaining` counts running children plus one held by await_suspend
+// itself, so children that finish while still being started cannot resume the parent
+// before it has suspended.
+struct child_group : cancellable {
+    std::coroutine_handle<> parent;
+    std::size_t remaining = 0;
+    bool parent_cancelled = false;
+    // Called as each child finishes, before the count drops.
+    void (*child_finished)(child_group*, completion*) noexcept = nullptr;
+    // Called when the task awaiting the group is cancelled: cancel the children.
+    void (*cancel_children)(child_group*) noexcept = nullptr;
+
+    // Begins the await; `start_all` starts the children. Returns whether to suspend.
+    template <class P, class StartAll>
+    bool begin(std::coroutine_handle<P> h, std::size_t n, StartAll&& start_all) {
+        parent = h;
+        if (!arm(slot_of(h), &on_parent_cancel)) return false;
+        remaining = n + 1;
+        start_all();
+        return !finish_one_inline();
+    }
+
+    void throw_if_cancelled() const {
+        if (cancelled || parent_cancelled) throw cancelled_error();
+    }
+
+    std::coroutine_handle<> finish_one() noexcept {
+        if (--remaining != 0) return std::noop_coroutine();
+        disarm();
+        return parent;
+    }
+
+private:
+    bool finish_one_inline() noexcept {
+        if (--remaining != 0) return false;
+        disarm();
+        return true;
+    }
+    static void on_parent_cancel(operation* op) noexcept {
+        auto* g = static_cast<child_group*>(op);
+        g->parent_cancelled = true;
+        g->cancel_children(g);
+    }
+};
+
+template <class T>
+std::coroutine_handle<> child<T>::on_finished(completion* c) noexcept {
+    auto* self = static_cast<child*>(c);
+    child_group* g = self->group;
+    g->child_finished(g, c);
+    return g->finish_one();
+}
+
+// A child's value for a result tuple: void becomes void_value.
+template <class T>
+auto take_value(child<T>& c) {
+    if constexpr (std::is_void_v<T>) {
+        c.result().value();
+        return void_value{};
+    } else {
+        return std::move(c.result()).value();
+    }
+}
+
+template <class T>
+using value_or_void_value = std::conditional_t<std::is_void_v<T>, void_value, T>;
+
+} // namespace corio::detail

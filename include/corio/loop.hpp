@@ -1,0 +1,356 @@
+#pragma once
+// event_loop: one per thread. Ready queue, timer heap, reactor, the queue other threads
+// post to, the list of spawned tasks, and the services (worker pool, ...) it owns.
+#include <atomic>
+#include <chrono>
+#include <climits>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <typeinfo>
+#include <utility>
+#include <vector>
+
+#if __has_include(<cxxabi.h>)
+#include <cxxabi.h>
+#endif
+
+#include "corio/detail/intrusive_list.hpp"
+#include "corio/detail/reactor.hpp"
+#include "corio/detail/scheduler.hpp"
+#include "corio/detail/timer_heap.hpp"
+#include "corio/errors.hpp"
+
+namespace corio {
+
+class event_loop;
+
+namespace detail {
+
+// A spawned task as the loop sees it: something to cancel at shutdown, and to destroy if
+// it will not finish.
+struct root_base : list_hook {
+    cancel_slot slot;
+    virtual void abandon() noexcept = 0; // destroy the frame of a task that cannot finish
+protected:
+    ~root_base() = default;
+};
+
+// Work handed to the loop from another thread; intrusive so it can live in an awaiter.
+struct remote_item {
+    remote_item* next = nullptr;
+    void (*fn)(remote_item*) = nullptr;
+};
+
+// Long-lived helpers owned by a loop (the worker pool, the signal watcher...), shut down
+// before the loop's own state goes away.
+struct loop_service {
+    virtual ~loop_service() = default;
+    virtual void shutdown() noexcept {}
+};
+
+inline thread_local event_loop* current_loop_ptr = nullptr;
+
+} // namespace detail
+
+using exception_handler = std::function<void(std::exception_ptr)>;
+
+class event_loop : public detail::scheduler {
+public:
+    using clock = std::chrono::steady_clock;
+
+    event_loop() {
+        if (detail::current_loop_ptr)
+            throw std::logic_error("corio: an event loop is already running on this thread");
+        detail::current_loop_ptr = this;
+        detail::current_scheduler_ptr = this;
+    }
+    ~event_loop() {
+        shutdown();
+        detail::current_loop_ptr = nullptr;
+        detail::current_scheduler_ptr = nullptr;
+    }
+    event_loop(const event_loop&) = delete;
+    event_loop& operator=(const event_loop&) = delete;
+
+    static event_loop& current() {
+        if (!detail::current_loop_ptr)
+            throw std::logic_error("corio: no event loop is running on this thread (use corio::run)");
+        return *detail::current_loop_ptr;
+    }
+
+    clock::time_point time() const noexcept { return clock::now(); }
+
+    // Runs fn on the loop thread in a later turn (asyncio's call_soon).
+    void call_soon(std::function<void()> fn) {
+        auto* box = new std::function<void()>(std::move(fn));
+        post(
+            [](void* p) {
+                std::unique_ptr<std::function<void()>> f(static_cast<std::function<void()>*>(p));
+                try {
+                    (*f)();
+                } catch (...) {
+                    current().report(std::current_exception());
+                }
+            },
+            box);
+    }
+
+    // Thread-safe: may be called from any thread; wakes the loop if it sleeps.
+    void call_soon_threadsafe(std::function<void()> fn) {
+        struct boxed : detail::remote_item {
+            std::function<void()> f;
+        };
+        auto* b = new boxed;
+        b->f = std::move(fn);
+        b->fn = [](detail::remote_item* item) {
+            auto* self = static_cast<boxed*>(item);
+            self->fn = nullptr;
+            current().call_soon(std::move(self->f));
+            delete self;
+        };
+        post_threadsafe(b);
+    }
+
+    // Lock-free push; the loop runs item->fn on its own thread.
+    void post_threadsafe(detail::remote_item* item) noexcept {
+        detail::remote_item* head = remote_.load(std::memory_order_relaxed);
+        do {
+            item->next = head;
+        } while (!remote_.compare_exchange_weak(head, item, std::memory_order_release,
+                                                std::memory_order_relaxed));
+        if (!head) reactor_.wake(); // only the first item after a drain needs to wake it
+    }
+
+    // Work another thread will post back (pool jobs): keeps shutdown waiting for it.
+    void add_external_work() noexcept { ++external_work_; }
+    void remove_external_work() noexcept { --external_work_; }
+
+    void set_exception_handler(exception_handler h) { handler_ = std::move(h); }
+
+    // Reports an exception nobody will see otherwise (a failed task never awaited).
+    void report(std::exception_ptr e) noexcept {
+        try {
+            if (handler_)
+                handler_(e);
+            else
+                default_report(e);
+        } catch (...) {
+        }
+    }
+
+    // Timers.
+    static std::int64_t to_ns(clock::time_point t) noexcept {
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+    }
+    void add_timer(detail::timer_node* n) { timers_.push(n); }
+    void cancel_timer(detail::timer_node* n) noexcept {
+        if (n->pending()) timers_.remove(n);
+    }
+
+    // Descriptors.
+    void register_io(detail::io_state& s) { reactor_.add(s); }
+    void deregister_io(detail::io_state& s) noexcept { reactor_.remove(s); }
+    detail::reactor& reactor() noexcept { return reactor_; }
+    void io_wait_started() noexcept { ++external_work_; }
+    void io_wait_ended() noexcept { --external_work_; }
+
+    // Spawned tasks (spawn.hpp).
+    void adopt(detail::root_base& r) noexcept { roots_.push_back(r); }
+    static void release(detail::root_base& r) noexcept {
+        if (r.linked()) detail::intrusive_list<detail::root_base>::erase(r);
+    }
+
+    // The loop's services, created on first use and shut down with the loop.
+    template <class Service>
+    Service& service() {
+        for (auto& [key, ptr] : services_)
+            if (key == &typeid(Service)) return static_cast<Service&>(*ptr);
+        auto s = std::make_unique<Service>(*this);
+        Service& ref = *s;
+        services_.emplace_back(&typeid(Service), std::move(s));
+        return ref;
+    }
+
+    // Runs until `done` becomes true.
+    void run_until(const bool& done) {
+        while (!done) turn();
+    }
+
+    // One turn: poll the reactor (without blocking if work is ready), fire due timers,
+    // run what was ready.
+    void turn() {
+        drain_remote();
+        poll(ready_.empty() ? poll_timeout() : 0);
+        fire_timers();
+        run_ready_batch();
+    }
+
+    // Cancels every task still running, lets them unwind, then destroys what cannot
+    // finish and stops the services. Called by run() and by the destructor.
+    void shutdown() noexcept {
+        if (shut_down_) return;
+        try {
+            roots_.for_each([](detail::root_base& r) { r.slot.request(); });
+            while (!roots_.empty() && can_progress()) turn();
+        } catch (...) {
+        }
+        while (!roots_.empty()) {
+            detail::root_base& r = roots_.pop_front();
+            r.abandon();
+        }
+        for (auto it = services_.rbegin(); it != services_.rend(); ++it) it->second->shutdown();
+        try {
+            // Jobs the services finished late still post back; run them so their frames end.
+            while (!ready_.empty() || remote_.load() != nullptr) {
+                drain_remote();
+                run_ready_batch();
+            }
+        } catch (...) {
+        }
+        services_.clear();
+        shut_down_ = true;
+    }
+
+    // Reactor callbacks.
+    void on_io(detail::io_state* s, unsigned what) noexcept {
+        bool error = what & detail::io_error;
+        if ((what & detail::io_readable) && s->reader) wake_waiter(std::exchange(s->reader, nullptr), error);
+        if ((what & detail::io_writable) && s->writer) wake_waiter(std::exchange(s->writer, nullptr), error);
+    }
+    void on_wake() noexcept {}
+
+private:
+    void wake_waiter(detail::io_waiter* w, bool error) noexcept {
+        w->disarm();
+        w->hangup = error;
+        io_wait_ended();
+        post(w->handle);
+    }
+
+    bool can_progress() const noexcept {
+        return !ready_.empty() || !timers_.empty() || external_work_ > 0 ||
+               remote_.load(std::memory_order_acquire) != nullptr;
+    }
+
+    int poll_timeout() const noexcept {
+        if (timers_.empty()) return -1;
+        std::int64_t diff = timers_.next_deadline() - to_ns(clock::now());
+        if (diff <= 0) return 0;
+        std::int64_t ms = (diff + 999'999) / 1'000'000; // round up: never wake early and spin
+        return ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
+    }
+
+    void poll(int timeout_ms) { reactor_.poll(timeout_ms, *this); }
+
+    void fire_timers() {
+        if (timers_.empty()) return;
+        std::int64_t now = to_ns(clock::now());
+        while (!timers_.empty() && timers_.next_deadline() <= now) {
+            detail::timer_node* n = timers_.pop();
+            n->fire(n);
+        }
+    }
+
+    void drain_remote() {
+        if (remote_.load(std::memory_order_relaxed) == nullptr) return;
+        detail::remote_item* list = remote_.exchange(nullptr, std::memory_order_acquire);
+        detail::remote_item* fifo = nullptr; // the stack holds newest first
+        while (list) {
+            detail::remote_item* next = list->next;
+            list->next = fifo;
+            fifo = list;
+            list = next;
+        }
+        while (fifo) {
+            detail::remote_item* next = fifo->next;
+            fifo->fn(fifo);
+            fifo = next;
+        }
+    }
+
+    static void default_report(std::exception_ptr e) noexcept {
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+            const char* name = typeid(ex).name();
+#if __has_include(<cxxabi.h>)
+            int status = 0;
+            std::unique_ptr<char, void (*)(void*)> readable(
+                abi::__cxa_demangle(name, nullptr, nullptr, &status), std::free);
+            if (status == 0 && readable) name = readable.get();
+#endif
+            std::fprintf(stderr, "corio: unhandled exception in a spawned task: %s: %s\n", name,
+                         ex.what());
+        } catch (...) {
+            std::fprintf(stderr, "corio: unhandled exception in a spawned task (not a std::exception)\n");
+        }
+    }
+
+    detail::reactor reactor_;
+    detail::timer_heap timers_;
+    std::atomic<detail::remote_item*> remote_{nullptr};
+    long external_work_ = 0;
+    detail::intrusive_list<detail::root_base> roots_;
+    std::vector<std::pair<const std::type_info*, std::unique_ptr<detail::loop_service>>> services_;
+    exception_handler handler_;
+    bool shut_down_ = false;
+};
+
+inline event_loop& get_running_loop() { return event_loop::current(); }
+
+namespace detail {
+
+// The one way to wait for readiness: park on a descriptor's reader or writer slot until
+// the reactor reports an edge. Callers retry their syscall afterwards.
+class readiness_awaiter : public io_waiter {
+public:
+    readiness_awaiter(io_state& s, bool for_write) noexcept : state_(s), write_(for_write) {}
+
+    bool await_ready() const noexcept { return false; }
+
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+        handle = h;
+        if (!arm(slot_of(h), &on_cancel)) return false;
+        io_waiter*& parked = write_ ? state_.writer : state_.reader;
+        if (parked) {
+            disarm();
+            throw std::logic_error(write_ ? "corio: two concurrent writers on one descriptor"
+                                          : "corio: two concurrent readers on one descriptor");
+        }
+        parked = this;
+        event_loop::current().io_wait_started();
+        return true;
+    }
+
+    // Returns true when the descriptor reported an error or hang-up.
+    bool await_resume() const {
+        if (cancelled) throw cancelled_error();
+        return hangup;
+    }
+
+private:
+    static void on_cancel(operation* op) noexcept {
+        auto* self = static_cast<readiness_awaiter*>(op);
+        io_waiter*& parked = self->write_ ? self->state_.writer : self->state_.reader;
+        if (parked == self) parked = nullptr;
+        self->cancelled = true;
+        event_loop& loop = event_loop::current();
+        loop.io_wait_ended();
+        loop.post(self->handle);
+    }
+
+    io_state& state_;
+    bool write_;
+};
+
+} // namespace detail
+
+// Awaitables that suspend until a registered descriptor is readable / writable.
+inline detail::readiness_awaiter readable(detail::io_state& s) noexcept { return {s, false}; }
+inline detail::readiness_awaiter writable(detail::io_state& s) noexcept { return {s, true}; }
+
+} // namespace corio

@@ -1,0 +1,301 @@
+#pragma once
+// event, lock, semaphore and queue with asyncio's semantics: FIFO wake-up, waits that
+// can be cancelled and leave the primitive consistent. Ownership (a lock, a permit, an
+// item) is handed straight to the woken waiter, so nobody can slip in between.
+#include <coroutine>
+#include <cstddef>
+#include <deque>
+#include <optional>
+#include <stdexcept>
+#include <utility>
+
+#include "corio/detail/intrusive_list.hpp"
+#include "corio/detail/operation.hpp"
+#include "corio/detail/scheduler.hpp"
+#include "corio/errors.hpp"
+
+namespace corio {
+
+namespace detail {
+
+struct waiter : list_hook, cancellable {
+    std::coroutine_handle<> handle;
+
+    waiter() = default;
+    waiter(const waiter&) = delete;
+    ~waiter() {
+        if (linked()) intrusive_list<waiter>::erase(*this);
+    }
+
+    // Queues on `list` and arms cancellation; false if a cancel was already pending.
+    template <class P>
+    bool park(intrusive_list<waiter>& list, std::coroutine_handle<P> h) {
+        handle = h;
+        if (!arm(slot_of(h), &on_cancel)) return false;
+        list.push_back(*this);
+        return true;
+    }
+    // Completes the wait: from here on a cancel can no longer undo it.
+    static void wake(waiter& w) {
+        intrusive_list<waiter>::erase(w);
+        w.disarm();
+        current_scheduler().post(w.handle);
+    }
+    void resume_or_throw() const {
+        if (cancelled) throw cancelled_error();
+    }
+
+private:
+    static void on_cancel(operation* op) noexcept {
+        auto* w = static_cast<waiter*>(static_cast<cancellable*>(op));
+        if (w->linked()) intrusive_list<waiter>::erase(*w);
+        w->cancelled = true;
+        current_scheduler_ptr->post(w->handle);
+    }
+};
+
+} // namespace detail
+
+// asyncio.Event
+class event {
+public:
+    bool is_set() const noexcept { return set_; }
+    void set() {
+        set_ = true;
+        while (!waiters_.empty()) detail::waiter::wake(waiters_.front());
+    }
+    void clear() noexcept { set_ = false; }
+
+    class awaiter : detail::waiter {
+    public:
+        explicit awaiter(event& e) noexcept : e_(e) {}
+        bool await_ready() const noexcept { return e_.set_; }
+        template <class P>
+        bool await_suspend(std::coroutine_handle<P> h) {
+            return park(e_.waiters_, h);
+        }
+        void await_resume() const { resume_or_throw(); }
+
+    private:
+        event& e_;
+    };
+    awaiter wait() noexcept { return awaiter(*this); }
+
+private:
+    detail::intrusive_list<detail::waiter> waiters_;
+    bool set_ = false;
+};
+
+// asyncio.Lock. `co_await l.acquire()` then `l.release()`, or hold the guard from
+// `co_await l.scoped()`.
+class lock {
+public:
+    bool locked() const noexcept { return locked_; }
+    bool try_acquire() noexcept {
+        if (locked_) return false;
+        locked_ = true;
+        return true;
+    }
+    void release() {
+        if (!locked_) throw std::logic_error("corio: lock released while not locked");
+        if (waiters_.empty())
+            locked_ = false;
+        else
+            detail::waiter::wake(waiters_.front()); // stays locked: ownership moves on
+    }
+
+    class awaiter : detail::waiter {
+    public:
+        explicit awaiter(lock& l) noexcept : l_(l) {}
+        bool await_ready() noexcept { return l_.waiters_.empty() && l_.try_acquire(); }
+        template <class P>
+        bool await_suspend(std::coroutine_handle<P> h) {
+            return park(l_.waiters_, h);
+        }
+        void await_resume() const { resume_or_throw(); }
+
+    private:
+        lock& l_;
+    };
+    awaiter acquire() noexcept { return awaiter(*this); }
+
+    class guard {
+    public:
+        explicit guard(lock& l) noexcept : l_(&l) {}
+        guard(guard&& o) noexcept : l_(std::exchange(o.l_, nullptr)) {}
+        guard& operator=(guard&&) = delete;
+        ~guard() {
+            if (l_) l_->release();
+        }
+        void unlock() { std::exchange(l_, nullptr)->release(); }
+
+    private:
+        lock* l_;
+    };
+    class scoped_awaiter : public awaiter {
+    public:
+        using awaiter::awaiter;
+        explicit scoped_awaiter(lock& l) noexcept : awaiter(l), owner_(l) {}
+        guard await_resume() const {
+            awaiter::await_resume();
+            return guard(owner_);
+        }
+
+    private:
+        lock& owner_;
+    };
+    scoped_awaiter scoped() noexcept { return scoped_awaiter(*this); }
+
+private:
+    detail::intrusive_list<detail::waiter> waiters_;
+    bool locked_ = false;
+};
+
+// asyncio.Semaphore
+class semaphore {
+public:
+    explicit semaphore(std::size_t initial = 1) noexcept : value_(initial) {}
+
+    std::size_t value() const noexcept { return value_; }
+    bool locked() const noexcept { return value_ == 0; }
+    bool try_acquire() noexcept {
+        if (value_ == 0 || !waiters_.empty()) return false;
+        --value_;
+        return true;
+    }
+    void release() {
+        if (waiters_.empty())
+            ++value_;
+        else
+            detail::waiter::wake(waiters_.front()); // the permit goes to the first waiter
+    }
+
+    class awaiter : detail::waiter {
+    public:
+        explicit awaiter(semaphore& s) noexcept : s_(s) {}
+        bool await_ready() noexcept { return s_.try_acquire(); }
+        template <class P>
+        bool await_suspend(std::coroutine_handle<P> h) {
+            return park(s_.waiters_, h);
+        }
+        void await_resume() const { resume_or_throw(); }
+
+    private:
+        semaphore& s_;
+    };
+    awaiter acquire() noexcept { return awaiter(*this); }
+
+private:
+    detail::intrusive_list<detail::waiter> waiters_;
+    std::size_t value_;
+};
+
+class queue_empty : public std::runtime_error {
+public:
+    queue_empty() : std::runtime_error("corio: queue is empty") {}
+};
+class queue_full : public std::runtime_error {
+public:
+    queue_full() : std::runtime_error("corio: queue is full") {}
+};
+
+// asyncio.Queue: maxsize 0 means unbounded. put waits while full, get while empty.
+template <class T>
+class queue {
+public:
+    explicit queue(std::size_t maxsize = 0) : maxsize_(maxsize) {}
+
+    std::size_t qsize() const noexcept { return items_.size(); }
+    std::size_t maxsize() const noexcept { return maxsize_; }
+    bool empty() const noexcept { return items_.empty(); }
+    bool full() const noexcept { return maxsize_ != 0 && items_.size() >= maxsize_; }
+
+    void put_nowait(T item) {
+        if (!getters_.empty()) {
+            getter& g = static_cast<getter&>(getters_.front());
+            g.slot_.emplace(std::move(item));
+            detail::waiter::wake(g);
+        } else if (full() || !putters_.empty()) {
+            throw queue_full();
+        } else {
+            items_.push_back(std::move(item));
+        }
+        ++unfinished_;
+    }
+
+    T get_nowait() {
+        if (items_.empty()) throw queue_empty();
+        T item = std::move(items_.front());
+        items_.pop_front();
+        if (!putters_.empty()) { // room now: the first waiting put goes in
+            putter& p = static_cast<putter&>(putters_.front());
+            items_.push_back(std::move(p.item_));
+            ++unfinished_;
+            detail::waiter::wake(p);
+        }
+        return item;
+    }
+
+    class putter : detail::waiter {
+    public:
+        putter(queue& q, T item) : q_(q), item_(std::move(item)) {}
+        bool await_ready() {
+            if (!q_.putters_.empty() || q_.full()) return false;
+            q_.put_nowait(std::move(item_));
+            return true;
+        }
+        template <class P>
+        bool await_suspend(std::coroutine_handle<P> h) {
+            return park(q_.putters_, h);
+        }
+        void await_resume() const { resume_or_throw(); }
+
+    private:
+        friend class queue;
+        queue& q_;
+        T item_;
+    };
+
+    class getter : detail::waiter {
+    public:
+        explicit getter(queue& q) noexcept : q_(q) {}
+        bool await_ready() const noexcept { return !q_.items_.empty(); }
+        template <class P>
+        bool await_suspend(std::coroutine_handle<P> h) {
+            return park(q_.getters_, h);
+        }
+        T await_resume() {
+            resume_or_throw();
+            if (slot_) return std::move(*slot_);
+            return q_.get_nowait();
+        }
+
+    private:
+        friend class queue;
+        queue& q_;
+        std::optional<T> slot_;
+    };
+
+    putter put(T item) { return putter(*this, std::move(item)); }
+    getter get() noexcept { return getter(*this); }
+
+    // asyncio's task_done()/join(): join waits until every item put has been processed.
+    void task_done() {
+        if (unfinished_ == 0) throw std::logic_error("corio: task_done() called too many times");
+        if (--unfinished_ == 0) all_done_.set();
+    }
+    event::awaiter join() {
+        if (unfinished_ == 0) all_done_.set();
+        else all_done_.clear();
+        return all_done_.wait();
+    }
+
+private:
+    std::deque<T> items_;
+    detail::intrusive_list<detail::waiter> getters_, putters_;
+    std::size_t maxsize_;
+    std::size_t unfinished_ = 0;
+    event all_done_;
+};
+
+} // namespace corio

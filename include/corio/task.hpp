@@ -1,0 +1,132 @@
+#pragma once
+// task<T>: a lazy coroutine. Nothing runs until it is awaited (or spawned); completion
+// resumes the awaiter; the value or exception reaches the awaiter.
+#include <coroutine>
+#include <exception>
+#include <utility>
+
+#include "corio/detail/frame_alloc.hpp"
+#include "corio/detail/operation.hpp"
+#include "corio/outcome.hpp"
+
+namespace corio {
+
+template <class T = void>
+class task;
+
+namespace detail {
+
+struct task_promise_base : promise_base {
+    struct final_awaiter {
+        bool await_ready() const noexcept { return false; }
+        template <class P>
+        std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
+            promise_base& p = h.promise();
+            if (p.started_inline) {
+                p.finished_inline = true; // the awaiter is still in await_suspend
+                return std::noop_coroutine();
+            }
+            if (p.on_done) return p.on_done->fn(p.on_done);
+            return p.continuation ? p.continuation : std::noop_coroutine();
+        }
+        void await_resume() const noexcept {}
+    };
+
+    std::suspend_always initial_suspend() const noexcept { return {}; }
+    final_awaiter final_suspend() const noexcept { return {}; }
+
+    static void* operator new(std::size_t n) { return allocate_frame(n); }
+    static void operator delete(void* p) noexcept { deallocate_frame(p); }
+};
+
+template <class T>
+struct task_promise : task_promise_base {
+    outcome<T> result;
+
+    task<T> get_return_object() noexcept;
+    void unhandled_exception() noexcept { result.set_exception(std::current_exception()); }
+    template <class U = T>
+    void return_value(U&& v) {
+        result.set_value(std::forward<U>(v));
+    }
+};
+
+template <>
+struct task_promise<void> : task_promise_base {
+    outcome<void> result;
+
+    task<void> get_return_object() noexcept;
+    void unhandled_exception() noexcept { result.set_exception(std::current_exception()); }
+    void return_void() noexcept { result.set_value(); }
+};
+
+} // namespace detail
+
+template <class T>
+class [[nodiscard]] task {
+public:
+    using promise_type = detail::task_promise<T>;
+    using handle_type = std::coroutine_handle<promise_type>;
+    using value_type = T;
+
+    task() noexcept = default;
+    explicit task(handle_type h) noexcept : h_(h) {}
+    task(task&& o) noexcept : h_(std::exchange(o.h_, {})) {}
+    task& operator=(task&& o) noexcept {
+        if (this != &o) {
+            if (h_) h_.destroy();
+            h_ = std::exchange(o.h_, {});
+        }
+        return *this;
+    }
+    ~task() {
+        if (h_) h_.destroy();
+    }
+
+    bool valid() const noexcept { return bool(h_); }
+    bool done() const noexcept { return h_ && h_.done(); }
+    handle_type handle() const noexcept { return h_; }
+    handle_type release() noexcept { return std::exchange(h_, {}); }
+
+    struct awaiter {
+        handle_type h;
+
+        bool await_ready() const noexcept { return h.done(); }
+
+        // The child runs inside this call. If it finishes before suspending we return
+        // false and the parent continues in place, so a million synchronously completing
+        // awaits never deepen the stack, whether or not the compiler emits tail calls.
+        template <class P>
+        bool await_suspend(std::coroutine_handle<P> parent) {
+            promise_type& cp = h.promise();
+            cp.continuation = parent;
+            cp.slot = detail::slot_of(parent);
+            cp.started_inline = true;
+            cp.finished_inline = false;
+            h.resume();
+            cp.started_inline = false;
+            return !cp.finished_inline;
+        }
+
+        // By value (not T&&): the temporary task dies at the end of the full expression.
+        T await_resume() { return std::move(h.promise().result).value(); }
+    };
+
+    awaiter operator co_await() && noexcept { return awaiter{h_}; }
+    awaiter operator co_await() & noexcept { return awaiter{h_}; }
+
+private:
+    handle_type h_;
+};
+
+namespace detail {
+template <class T>
+task<T> task_promise<T>::get_return_object() noexcept {
+    return task<T>(std::coroutine_handle<task_promise<T>>::from_promise(*this));
+}
+inline task<void> task_promise<void>::get_return_object() noexcept {
+    return task<void>(std::coroutine_handle<task_promise<void>>::from_promise(*this));
+}
+} // namespace detail
+
+} // namespace corio

@@ -1,0 +1,163 @@
+#pragma once
+// sleep, sleep_until and wait_for.
+#include <chrono>
+#include <coroutine>
+#include <optional>
+
+#include "corio/detail/child.hpp"
+#include "corio/detail/timer_heap.hpp"
+#include "corio/errors.hpp"
+#include "corio/loop.hpp"
+#include "corio/task.hpp"
+
+namespace corio {
+
+namespace detail {
+
+class sleep_awaiter : cancellable, timer_node {
+public:
+    explicit sleep_awaiter(std::int64_t deadline_ns, bool yield_only) noexcept
+        : yield_(yield_only) {
+        deadline = deadline_ns;
+    }
+    sleep_awaiter(sleep_awaiter&&) noexcept = default; // only before it is awaited
+    ~sleep_awaiter() {
+        if (pending()) loop_->cancel_timer(this);
+    }
+
+    bool await_ready() const noexcept { return false; }
+
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+        handle_ = h;
+        loop_ = &event_loop::current();
+        if (!arm(slot_of(h), &on_cancel)) return false;
+        if (yield_) {
+            loop_->post(h); // sleep(0): behind everything already ready
+        } else {
+            fire = &on_fire;
+            loop_->add_timer(this);
+        }
+        return true;
+    }
+
+    void await_resume() {
+        disarm();
+        if (cancelled) throw cancelled_error();
+    }
+
+private:
+    static void on_fire(timer_node* n) noexcept {
+        auto* self = static_cast<sleep_awaiter*>(n);
+        self->loop_->post(self->handle_);
+    }
+    // Cancelled before the timer fired: resume now. After it fired (already queued),
+    // the resumption throws instead, as asyncio's task does.
+    static void on_cancel(operation* op) noexcept {
+        auto* self = static_cast<sleep_awaiter*>(op);
+        self->cancelled = true;
+        if (self->pending()) {
+            self->loop_->cancel_timer(self);
+            self->loop_->post(self->handle_);
+        }
+    }
+
+    std::coroutine_handle<> handle_;
+    event_loop* loop_ = nullptr;
+    bool yield_;
+};
+
+} // namespace detail
+
+// Suspends until `deadline`. A deadline already past still yields to the ready tasks.
+template <class Clock, class Duration>
+detail::sleep_awaiter sleep_until(std::chrono::time_point<Clock, Duration> deadline) {
+    auto d = deadline - Clock::now();
+    auto now = std::chrono::steady_clock::now();
+    return detail::sleep_awaiter(
+        event_loop::to_ns(now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(d)),
+        d <= d.zero());
+}
+
+// Suspends for `d`; sleep(0) yields to the other ready tasks (asyncio.sleep(0)).
+template <class Rep, class Period>
+detail::sleep_awaiter sleep(std::chrono::duration<Rep, Period> d) {
+    auto now = std::chrono::steady_clock::now();
+    auto deadline = now + std::chrono::ceil<std::chrono::steady_clock::duration>(d);
+    return detail::sleep_awaiter(event_loop::to_ns(deadline), d <= d.zero());
+}
+
+namespace detail {
+
+// Runs one child with a deadline. On timeout it cancels the child, waits for it to
+// unwind, then throws timeout_error.
+template <class T>
+class timeout_awaiter : child_group, timer_node {
+public:
+    timeout_awaiter(task<T> t, std::int64_t deadline_ns) : child_(std::move(t)) {
+        deadline = deadline_ns;
+        fire = &on_timeout;
+        child_finished = &on_child_finished;
+        cancel_children = &on_cancel_children;
+    }
+    timeout_awaiter(timeout_awaiter&&) = default;
+    ~timeout_awaiter() {
+        if (pending()) loop_->cancel_timer(this);
+    }
+
+    bool await_ready() const noexcept { return false; }
+
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+        loop_ = &event_loop::current();
+        return begin(h, 1, [this] {
+            loop_->add_timer(this);
+            child_.start(this);
+        });
+    }
+
+    T await_resume() {
+        throw_if_cancelled();
+        if (!timed_out_) return std::move(child_.result()).value();
+        try {
+            return std::move(child_.result()).value(); // finished in spite of the timeout
+        } catch (const cancelled_error&) {
+            throw timeout_error();
+        }
+    }
+
+private:
+    static void on_timeout(timer_node* n) noexcept {
+        auto* self = static_cast<timeout_awaiter*>(n);
+        self->timed_out_ = true;
+        self->child_.cancel();
+    }
+    static void on_child_finished(child_group* g, completion*) noexcept {
+        auto* self = static_cast<timeout_awaiter*>(g);
+        if (self->pending()) self->loop_->cancel_timer(self);
+    }
+    static void on_cancel_children(child_group* g) noexcept {
+        auto* self = static_cast<timeout_awaiter*>(g);
+        if (self->pending()) self->loop_->cancel_timer(self);
+        self->child_.cancel();
+    }
+
+    child<T> child_;
+    event_loop* loop_ = nullptr;
+    bool timed_out_ = false;
+};
+
+} // namespace detail
+
+// Awaits `work` for at most `d` (asyncio.wait_for). On timeout the work is cancelled and
+// awaited, then timeout_error is thrown.
+template <class Awaitable, class Rep, class Period>
+auto wait_for(Awaitable&& work, std::chrono::duration<Rep, Period> d) {
+    using T = typename detail::task_for_t<Awaitable>::value_type;
+    auto deadline = std::chrono::steady_clock::now() +
+                    std::chrono::ceil<std::chrono::steady_clock::duration>(d);
+    return detail::timeout_awaiter<T>(detail::into_task(std::forward<Awaitable>(work)),
+                                      event_loop::to_ns(deadline));
+}
+
+} // namespace corio
