@@ -210,9 +210,18 @@ auto spawn(Awaitable&& work) {
     return task_handle<T>(s);
 }
 
-template <class Awaitable>
-auto create_task(Awaitable&& work) {
-    return spawn(std::forward<Awaitable>(work));
+// spawn(f, args...): f(args...) runs as the task; f and the args are kept alive with it.
+template <class F, class Arg, class... Args>
+    requires std::invocable<std::decay_t<F>&, std::decay_t<Arg>&, std::decay_t<Args>&...>
+auto spawn(F&& f, Arg&& arg, Args&&... args) {
+    return spawn(detail::invoke_owned(std::decay_t<F>(std::forward<F>(f)),
+                                      std::decay_t<Arg>(std::forward<Arg>(arg)),
+                                      std::decay_t<Args>(std::forward<Args>(args))...));
+}
+
+template <class... A>
+auto create_task(A&&... work) {
+    return spawn(std::forward<A>(work)...);
 }
 
 } // namespace corio
