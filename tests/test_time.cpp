@@ -11,21 +11,25 @@ using namespace std::chrono_literals;
 TEST_CASE("timer heap keeps order under random inserts and removals") {
     corio::detail::timer_heap heap;
     std::vector<corio::detail::timer_node> nodes(2000);
+    std::vector<std::int64_t> deadline(nodes.size());
     std::mt19937 rng(42);
-    for (auto& n : nodes) {
-        n.deadline = rng() % 500;
-        heap.push(&n);
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+        deadline[i] = rng() % 500;
+        heap.push(&nodes[i], deadline[i]);
     }
     for (std::size_t i = 0; i < nodes.size(); i += 3) heap.remove(&nodes[i]); // cancel a third
     REQUIRE(heap.size() == nodes.size() - (nodes.size() + 2) / 3);
     std::int64_t last = -1;
-    std::uint64_t last_seq = 0;
+    std::uint32_t last_seq = 0;
     while (!heap.empty()) {
+        REQUIRE(heap.next_deadline() >= last);
+        std::int64_t d = heap.next_deadline();
         auto* n = heap.pop();
         REQUIRE_FALSE(n->pending());
-        REQUIRE(n->deadline >= last);
-        if (n->deadline == last) REQUIRE(n->seq > last_seq); // FIFO among equal deadlines
-        last = n->deadline;
+        REQUIRE(deadline[n - nodes.data()] == d);
+        REQUIRE((n - nodes.data()) % 3 != 0); // cancelled ones never come out
+        if (d == last) REQUIRE(n->seq > last_seq); // FIFO among equal deadlines
+        last = d;
         last_seq = n->seq;
     }
 }

@@ -45,6 +45,21 @@ std::size_t index_of(std::vector<child<T>>& cs, completion* c) {
     return static_cast<std::size_t>(static_cast<child<T>*>(c) - cs.data());
 }
 
+// The exception of the child that just finished (O(1) for ranges: gather of 10k children
+// must not scan its siblings per completion).
+template <class... Ts>
+std::exception_ptr exception_of(std::tuple<child<Ts>...>& cs, completion* c) {
+    std::exception_ptr e;
+    for_each_child(cs, [&](auto& ch) {
+        if (static_cast<completion*>(&ch) == c) e = ch.result().exception();
+    });
+    return e;
+}
+template <class T>
+std::exception_ptr exception_of(std::vector<child<T>>&, completion* c) {
+    return static_cast<child<T>*>(c)->result().exception();
+}
+
 template <group_mode Mode, class Children>
 class group_awaiter : protected child_group {
 public:
@@ -89,10 +104,7 @@ private:
             self->cancel_all();
         } else if constexpr (Mode == group_mode::gather) {
             if (self->first_error_ || self->parent_cancelled) return;
-            std::exception_ptr e;
-            for_each_child(self->children_, [&](auto& ch) {
-                if (static_cast<completion*>(&ch) == c) e = ch.result().exception();
-            });
+            std::exception_ptr e = exception_of(self->children_, c);
             if (!e) return;
             self->first_error_ = std::move(e);
             self->cancel_all();

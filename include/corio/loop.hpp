@@ -145,7 +145,7 @@ public:
     static std::int64_t to_ns(clock::time_point t) noexcept {
         return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
     }
-    void add_timer(detail::timer_node* n) { timers_.push(n); }
+    void add_timer(detail::timer_node* n, std::int64_t deadline_ns) { timers_.push(n, deadline_ns); }
     void cancel_timer(detail::timer_node* n) noexcept {
         if (n->pending()) timers_.remove(n);
     }
@@ -236,6 +236,7 @@ private:
     }
 
     int poll_timeout() const noexcept {
+        if (!ready_.empty()) return 0;
         if (timers_.empty()) return -1;
         std::int64_t diff = timers_.next_deadline() - to_ns(clock::now());
         if (diff <= 0) return 0;
@@ -245,10 +246,12 @@ private:
 
     void poll(int timeout_ms) { reactor_.poll(timeout_ms, *this); }
 
+    // At most a batch per turn: a million timers due at once must not make the ready
+    // queue a million entries long; the rest fire on the next (non-blocking) turns.
     void fire_timers() {
         if (timers_.empty()) return;
         std::int64_t now = to_ns(clock::now());
-        while (!timers_.empty() && timers_.next_deadline() <= now) {
+        for (int budget = 1024; budget > 0 && !timers_.empty() && timers_.next_deadline() <= now; --budget) {
             detail::timer_node* n = timers_.pop();
             n->fire(n);
         }

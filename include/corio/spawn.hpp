@@ -50,7 +50,7 @@ struct spawned_state final : root_base, completion {
         fn = &on_finished;
         auto& p = work.handle().promise();
         p.slot = &slot;
-        p.on_done = this;
+        p.set_completion(this);
     }
 
     outcome<T>& result() noexcept { return work.handle().promise().result; }

@@ -21,13 +21,7 @@ struct task_promise_base : promise_base {
         bool await_ready() const noexcept { return false; }
         template <class P>
         std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
-            promise_base& p = h.promise();
-            if (p.started_inline) {
-                p.finished_inline = true; // the awaiter is still in await_suspend
-                return std::noop_coroutine();
-            }
-            if (p.on_done) return p.on_done->fn(p.on_done);
-            return p.continuation ? p.continuation : std::noop_coroutine();
+            return h.promise().on_finish();
         }
         void await_resume() const noexcept {}
     };
@@ -36,7 +30,7 @@ struct task_promise_base : promise_base {
     final_awaiter final_suspend() const noexcept { return {}; }
 
     static void* operator new(std::size_t n) { return allocate_frame(n); }
-    static void operator delete(void* p) noexcept { deallocate_frame(p); }
+    static void operator delete(void* p, std::size_t n) noexcept { deallocate_frame(p, n); }
 };
 
 template <class T>
@@ -95,17 +89,17 @@ public:
 
         // The child runs inside this call. If it finishes before suspending we return
         // false and the parent continues in place, so a million synchronously completing
-        // awaits never deepen the stack, whether or not the compiler emits tail calls.
+        // awaits never deepen the stack, whether or not the compiler emits tail calls
+        // (-O0, sanitizers). Only a child that suspended learns whom to resume.
         template <class P>
         bool await_suspend(std::coroutine_handle<P> parent) {
             promise_type& cp = h.promise();
-            cp.continuation = parent;
             cp.slot = detail::slot_of(parent);
-            cp.started_inline = true;
-            cp.finished_inline = false;
+            cp.clear_next();
             h.resume();
-            cp.started_inline = false;
-            return !cp.finished_inline;
+            if (h.done()) return false;
+            cp.set_continuation(parent);
+            return true;
         }
 
         // By value (not T&&): the temporary task dies at the end of the full expression.

@@ -14,15 +14,14 @@ namespace corio {
 
 namespace detail {
 
-class sleep_awaiter : cancellable, timer_node {
+// 56 bytes, in every sleeping frame: the loop is found through the thread, not stored.
+class sleep_awaiter : timer_node, cancellable {
 public:
     explicit sleep_awaiter(std::int64_t deadline_ns, bool yield_only) noexcept
-        : yield_(yield_only) {
-        deadline = deadline_ns;
-    }
+        : yield_(yield_only), deadline_(deadline_ns) {}
     sleep_awaiter(sleep_awaiter&&) noexcept = default; // only before it is awaited
     ~sleep_awaiter() {
-        if (pending()) loop_->cancel_timer(this);
+        if (pending()) event_loop::current().cancel_timer(this);
     }
 
     bool await_ready() const noexcept { return false; }
@@ -30,13 +29,13 @@ public:
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
         handle_ = h;
-        loop_ = &event_loop::current();
+        event_loop& loop = event_loop::current();
         if (!arm(slot_of(h), &on_cancel)) return false;
         if (yield_) {
-            loop_->post(h); // sleep(0): behind everything already ready
+            loop.post(h); // sleep(0): behind everything already ready
         } else {
             fire = &on_fire;
-            loop_->add_timer(this);
+            loop.add_timer(this, deadline_);
         }
         return true;
     }
@@ -49,22 +48,23 @@ public:
 private:
     static void on_fire(timer_node* n) noexcept {
         auto* self = static_cast<sleep_awaiter*>(n);
-        self->loop_->post(self->handle_);
+        event_loop::current().post(self->handle_);
     }
     // Cancelled before the timer fired: resume now. After it fired (already queued),
     // the resumption throws instead, as asyncio's task does.
     static void on_cancel(operation* op) noexcept {
-        auto* self = static_cast<sleep_awaiter*>(op);
+        auto* self = static_cast<sleep_awaiter*>(static_cast<cancellable*>(op));
         self->cancelled = true;
         if (self->pending()) {
-            self->loop_->cancel_timer(self);
-            self->loop_->post(self->handle_);
+            event_loop& loop = event_loop::current();
+            loop.cancel_timer(self);
+            loop.post(self->handle_);
         }
     }
 
-    std::coroutine_handle<> handle_;
-    event_loop* loop_ = nullptr;
     bool yield_;
+    std::int64_t deadline_;
+    std::coroutine_handle<> handle_;
 };
 
 } // namespace detail
@@ -94,8 +94,7 @@ namespace detail {
 template <class T>
 class timeout_awaiter : child_group, timer_node {
 public:
-    timeout_awaiter(task<T> t, std::int64_t deadline_ns) : child_(std::move(t)) {
-        deadline = deadline_ns;
+    timeout_awaiter(task<T> t, std::int64_t deadline_ns) : child_(std::move(t)), deadline_(deadline_ns) {
         fire = &on_timeout;
         child_finished = &on_child_finished;
         cancel_children = &on_cancel_children;
@@ -111,7 +110,7 @@ public:
     bool await_suspend(std::coroutine_handle<P> h) {
         loop_ = &event_loop::current();
         return begin(h, 1, [this] {
-            loop_->add_timer(this);
+            loop_->add_timer(this, deadline_);
             child_.start(this);
         });
     }
@@ -143,6 +142,7 @@ private:
     }
 
     child<T> child_;
+    std::int64_t deadline_;
     event_loop* loop_ = nullptr;
     bool timed_out_ = false;
 };

@@ -30,7 +30,7 @@ struct child : completion {
         fn = &on_finished;
         auto& p = work.handle().promise();
         p.slot = &slot;
-        p.on_done = this;
+        p.set_completion(this);
         work.handle().resume();
     }
     bool finished() const noexcept { return work.done(); }

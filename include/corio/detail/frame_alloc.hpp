@@ -1,9 +1,9 @@
 #pragma once
-// Where coroutine frames come from. Small frames are recycled through per-thread free
-// lists, so the create/await/destroy cycle of a short task skips malloc; CORIO_COUNT_FRAMES
-// (tests) also counts live frames to prove nothing leaks.
+// Where coroutine frames come from. Frames are freed with their size (the promise
+// declares a sized operator delete), so no header is needed; small frames are recycled
+// through per-thread free lists so the create/await/destroy cycle of a short task skips
+// malloc. CORIO_COUNT_FRAMES (tests) also counts live frames to prove nothing leaks.
 #include <cstddef>
-#include <cstdlib>
 #include <new>
 #ifdef CORIO_COUNT_FRAMES
 #include <atomic>
@@ -26,40 +26,38 @@ inline std::atomic<long> live_frames{0};
 
 class frame_cache {
 public:
-    static constexpr std::size_t granule = 64;
-    static constexpr std::size_t classes = 8; // frames up to 512 bytes are recycled
-    static constexpr std::size_t max_cached = 1024; // per class: bounds what an idle thread keeps
+    static constexpr std::size_t granule = 16;
+    static constexpr std::size_t classes = 32;      // frames up to 512 bytes are recycled
+    static constexpr std::size_t max_cached = 256;  // per class: what an idle thread keeps
 
     void* allocate(std::size_t n) {
-#ifdef CORIO_NO_FRAME_CACHE
-        return finish(::operator new(n + sizeof(header)), 0);
-#endif
-        std::size_t c = (n + sizeof(header) + granule - 1) / granule;
-        if (c <= classes) {
-            bucket& b = buckets_[c - 1];
-            if (b.head) {
-                node* f = b.head;
-                b.head = f->next;
-                --b.count;
-                return finish(f, c);
-            }
-            return finish(::operator new(c * granule), c);
+#ifndef CORIO_NO_FRAME_CACHE
+        std::size_t c = class_of(n);
+        if (c < classes && buckets_[c].head) {
+            bucket& b = buckets_[c];
+            node* f = b.head;
+            b.head = f->next;
+            --b.count;
+            return f;
         }
-        return finish(::operator new(n + sizeof(header)), 0);
+        if (c < classes) n = (c + 1) * granule; // so the block can serve its whole class later
+#endif
+        return ::operator new(n);
     }
 
-    void deallocate(void* p) noexcept {
-        header* h = static_cast<header*>(p) - 1;
-        std::size_t c = h->size_class;
-        if (c != 0 && !dead_ && buckets_[c - 1].count < max_cached) {
-            bucket& b = buckets_[c - 1];
-            node* f = reinterpret_cast<node*>(h);
+    void deallocate(void* p, std::size_t n) noexcept {
+#ifndef CORIO_NO_FRAME_CACHE
+        std::size_t c = class_of(n);
+        if (c < classes && !dead_ && buckets_[c].count < max_cached) {
+            bucket& b = buckets_[c];
+            node* f = static_cast<node*>(p);
             f->next = b.head;
             b.head = f;
             ++b.count;
             return;
         }
-        ::operator delete(static_cast<void*>(h));
+#endif
+        ::operator delete(p);
     }
 
     ~frame_cache() {
@@ -73,9 +71,6 @@ public:
     }
 
 private:
-    struct alignas(std::max_align_t) header {
-        std::size_t size_class;
-    };
     struct node {
         node* next;
     };
@@ -83,11 +78,10 @@ private:
         node* head = nullptr;
         std::size_t count = 0;
     };
-    static void* finish(void* raw, std::size_t c) noexcept {
-        header* h = static_cast<header*>(raw);
-        h->size_class = c;
-        return h + 1;
-    }
+    // Blocks of class c are allocated with the class's full size, so any frame of the
+    // class fits in a recycled one.
+    static std::size_t class_of(std::size_t n) noexcept { return (n + granule - 1) / granule - 1; }
+
     bucket buckets_[classes];
     bool dead_ = false;
 };
@@ -104,11 +98,11 @@ inline void* allocate_frame(std::size_t n) {
     return thread_frame_cache().allocate(n);
 }
 
-inline void deallocate_frame(void* p) noexcept {
+inline void deallocate_frame(void* p, std::size_t n) noexcept {
 #ifdef CORIO_COUNT_FRAMES
     live_frames.fetch_sub(1, std::memory_order_relaxed);
 #endif
-    thread_frame_cache().deallocate(p);
+    thread_frame_cache().deallocate(p, n);
 }
 
 } // namespace corio::detail

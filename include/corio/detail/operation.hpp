@@ -3,6 +3,7 @@
 // `operation`; the task it suspends points at it through a `cancel_slot`. Requesting
 // cancellation of the slot cancels that operation now, or the next one to suspend.
 #include <coroutine>
+#include <cstdint>
 #include <type_traits>
 
 namespace corio::detail {
@@ -12,19 +13,37 @@ struct operation {
     void (*cancel_fn)(operation*) noexcept = nullptr;
 };
 
-struct cancel_slot {
-    operation* op = nullptr; // the operation the task is suspended in, if cancellable
-    bool pending = false;    // cancellation requested while not suspended
-
+// One word: the operation the task is suspended in (if cancellable), or the "pending" bit
+// for a cancellation requested while it was not suspended. Every gather child has one,
+// so its size counts (a million sleeping tasks).
+class cancel_slot {
+public:
     void request() noexcept {
-        if (op) {
-            operation* o = op;
-            op = nullptr;
+        if (operation* o = op()) {
+            bits_ = 0;
             o->cancel_fn(o);
         } else {
-            pending = true;
+            bits_ = pending_bit;
         }
     }
+    operation* op() const noexcept {
+        return bits_ & pending_bit ? nullptr : reinterpret_cast<operation*>(bits_);
+    }
+    bool pending() const noexcept { return bits_ & pending_bit; }
+    // Consumes a pending request; true if there was one.
+    bool take_pending() noexcept {
+        if (!(bits_ & pending_bit)) return false;
+        bits_ = 0;
+        return true;
+    }
+    void set_op(operation* o) noexcept { bits_ = reinterpret_cast<std::uintptr_t>(o); }
+    void clear_op(operation* o) noexcept {
+        if (bits_ == reinterpret_cast<std::uintptr_t>(o)) bits_ = 0;
+    }
+
+private:
+    static constexpr std::uintptr_t pending_bit = 1;
+    std::uintptr_t bits_ = 0;
 };
 
 // Called by a child task when it reaches final_suspend; returns what to resume next.
@@ -32,17 +51,30 @@ struct completion {
     std::coroutine_handle<> (*fn)(completion*) noexcept = nullptr;
 };
 
-// Shared by every corio promise: what lets awaiters find the cancellation slot.
+// Shared by every corio promise: the cancellation slot awaiters find, and what to run
+// when the task finishes: the awaiting coroutine, or a completion record (spawned tasks,
+// group children), told apart by the low bit. Nothing (0) while the awaiter is still
+// inside await_suspend: the child then simply returns to it.
 struct promise_base {
-    std::coroutine_handle<> continuation;
     cancel_slot* slot = nullptr;
-    completion* on_done = nullptr; // set for roots (spawned tasks, gather children)
-    // Set while the awaiting coroutine is still inside await_suspend, so a child that
-    // finishes synchronously hands control back by returning instead of resuming it:
-    // the stack stays flat even where the compiler does not turn symmetric transfer
-    // into a tail call (-O0, sanitizers).
-    bool started_inline = false;
-    bool finished_inline = false;
+
+    void set_continuation(std::coroutine_handle<> h) noexcept {
+        next_ = reinterpret_cast<std::uintptr_t>(h.address());
+    }
+    void set_completion(completion* c) noexcept { next_ = reinterpret_cast<std::uintptr_t>(c) | 1; }
+    void clear_next() noexcept { next_ = 0; }
+
+    std::coroutine_handle<> on_finish() noexcept {
+        if (next_ & 1) {
+            auto* c = reinterpret_cast<completion*>(next_ & ~std::uintptr_t(1));
+            return c->fn(c);
+        }
+        if (next_ == 0) return std::noop_coroutine();
+        return std::coroutine_handle<>::from_address(reinterpret_cast<void*>(next_));
+    }
+
+private:
+    std::uintptr_t next_ = 0;
 };
 
 template <class Promise>
@@ -64,16 +96,15 @@ struct cancellable : operation {
         cancel_fn = fn;
         slot = s;
         if (!s) return true;
-        if (s->pending) {
-            s->pending = false;
+        if (s->take_pending()) {
             cancelled = true;
             return false;
         }
-        s->op = this;
+        s->set_op(this);
         return true;
     }
     void disarm() noexcept {
-        if (slot && slot->op == this) slot->op = nullptr;
+        if (slot) slot->clear_op(this);
     }
 };
 
