@@ -31,7 +31,8 @@ TEST_CASE("a spawned task runs concurrently and its handle gives the value") {
         REQUIRE(v == 3);
         REQUIRE(h.done());
         REQUIRE(h.result() == 3);
-        REQUIRE(co_await h == 3); // awaiting a finished task gives the value again
+        int again = co_await h; // awaiting a finished task gives the value again
+        REQUIRE(again == 3);
     }());
     REQUIRE(trace == "parent child "); // starts on the next turn, like create_task
 }
