@@ -45,7 +45,7 @@ public:
         return ::operator new(n);
     }
 
-    void deallocate(void* p, std::size_t n) noexcept {
+    void deallocate(void* p, [[maybe_unused]] std::size_t n) noexcept {
 #ifndef CORIO_NO_FRAME_CACHE
         std::size_t c = class_of(n);
         if (c < classes && !dead_ && buckets_[c].count < max_cached) {
