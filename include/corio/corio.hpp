@@ -1,11 +1,14 @@
 #pragma once
-// Everything corio offers, in one include.
+// Everything corio offers, in one include. (Programs that care about compile time can
 #include "corio/errors.hpp"
+#include "corio/file.hpp"
 #include "corio/gather.hpp"
 #include "corio/loop.hpp"
 #include "corio/outcome.hpp"
 #include "corio/run.hpp"
+#include "corio/signal.hpp"
 #include "corio/spawn.hpp"
 #include "corio/sync.hpp"
 #include "corio/task.hpp"
+#include "corio/thread_pool.hpp"
 #include "corio/time.hpp"
