@@ -311,6 +311,16 @@ namespace detail {
 class readiness_awaiter : public io_waiter {
 public:
     readiness_awaiter(io_state& s, bool for_write) noexcept : state_(s), write_(for_write) {}
+    readiness_awaiter(const readiness_awaiter&) = delete;
+    // A frame destroyed while parked (abandoned at shutdown) must not leave the
+    // descriptor pointing at it.
+    ~readiness_awaiter() {
+        io_waiter*& parked = write_ ? state_.writer : state_.reader;
+        if (parked == this) {
+            parked = nullptr;
+            if (detail::current_loop_ptr) detail::current_loop_ptr->io_wait_ended();
+        }
+    }
 
     bool await_ready() const noexcept { return false; }
 

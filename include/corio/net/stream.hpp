@@ -1,0 +1,483 @@
+#pragma once
+// stream: a connected TCP or Unix socket with asyncio's StreamReader and StreamWriter
+// API in one object (read, readexactly, readline, readuntil, at_eof; write, drain,
+// write_eof, close, wait_closed, peername, sockname).
+//
+// Reading pulls from the socket only when the buffer cannot satisfy the call, so the
+// buffer never holds much more than one readuntil() limit or one readexactly() request.
+// The kernel's bytes land in one receive buffer per thread and a connection keeps only
+// what it has not handed out yet: an idle connection holds no read buffer at all, and
+// read(n) with nothing buffered builds its result straight from the received bytes.
+// write() tries the socket at once and buffers only what the kernel did not take; a
+// background task sends the rest when the socket becomes writable, so data written and
+// never drained still goes out, and close() (or destroying the stream) sends what is
+// buffered before closing the descriptor.
+//
+// Errors: a failed recv/send throws std::system_error naming the peer ("recv from
+// 127.0.0.1:5000: Connection reset by peer"); the error sticks, so every later read (or
+// write/drain) throws it again. No write ever raises SIGPIPE.
+//
+// Cancelling a pending operation never loses or corrupts anything:
+//   - read/readexactly/readline/readuntil: nothing is consumed until the whole request
+//     can be answered, so bytes that arrived stay buffered for the next read;
+//   - drain: the write buffer is left as it is and keeps being sent in the background;
+//     the stream stays usable (drain again, or close);
+//   - write() does not suspend, so there is nothing to cancel.
+// One reader and one writer at a time: a second concurrent reader throws logic_error.
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "corio/detail/socket.hpp"
+#include "corio/errors.hpp"
+#include "corio/loop.hpp"
+#include "corio/net/address.hpp"
+#include "corio/spawn.hpp"
+#include "corio/sync.hpp"
+#include "corio/task.hpp"
+
+namespace corio {
+
+inline constexpr std::size_t default_stream_limit = 64 * 1024;
+inline constexpr std::size_t default_write_high_water = 64 * 1024;
+
+namespace detail {
+
+// Large enough for one recv to take what a busy socket has queued; allocated once per
+// thread (not zero-filled) and only ever used between a recv and the copy that follows it.
+inline constexpr std::size_t recv_scratch_size = 64 * 1024;
+
+inline char* recv_scratch() {
+    thread_local std::unique_ptr<char[]> buf(new char[recv_scratch_size]);
+    return buf.get();
+}
+
+class stream_core : public std::enable_shared_from_this<stream_core> {
+public:
+    stream_core(unique_fd fd, int family) : sock(std::move(fd)) {
+        prepare_stream_socket(sock.fd(), family);
+        drain_ready.set();
+    }
+    stream_core(const stream_core&) = delete;
+    stream_core& operator=(const stream_core&) = delete;
+
+    // Called once connected or accepted. `peer_hint` is used when getpeername cannot help
+    // (an unnamed Unix peer is "").
+    void set_addresses(const endpoint& peer_hint) {
+        peer = peer_hint;
+        sock_addr a;
+        if (local_address(sock.fd(), a)) local = to_endpoint(a);
+    }
+
+    // What error messages call this stream.
+    std::string name() const {
+        std::string p = peer.to_string();
+        if (!p.empty()) return p;
+        std::string l = local.to_string(); // an accepted Unix connection: the server's path
+        return l.empty() ? std::string("socket") : l;
+    }
+
+    // ------------------------------------------------------------ read buffer
+    std::size_t available() const noexcept { return rbuf.size() - rbeg; }
+    const char* rdata() const noexcept { return rbuf.data() + rbeg; }
+
+    std::string take(std::size_t n) {
+        if (rbeg == 0 && n == rbuf.size() && n >= keep_capacity) return std::exchange(rbuf, std::string());
+        std::string out(rdata(), n);
+        rbeg += n;
+        if (rbeg == rbuf.size()) {
+            rbeg = 0;
+            if (rbuf.capacity() > keep_capacity) std::string().swap(rbuf); // idle costs nothing
+            else rbuf.clear(); // small: kept, so line-by-line reading does not churn malloc
+        }
+        return out;
+    }
+
+    // Drops the consumed prefix only when it is at least as long as what remains, so each
+    // byte moved was paid for by a byte consumed: reading stays linear.
+    void append(const char* p, std::size_t n) {
+        if (rbeg > 0 && rbeg >= available() && rbuf.size() + n > rbuf.capacity()) {
+            rbuf.erase(0, rbeg);
+            rbeg = 0;
+        }
+        rbuf.append(p, n);
+    }
+
+    [[noreturn]] void throw_read_error() const { throw_errno(read_error, "recv from " + name()); }
+
+    // One recv of at most `max` bytes into the thread's scratch buffer, without waiting:
+    // the byte count, 0 at EOF (or once closed locally: what is buffered, then EOF), -1
+    // when the socket has nothing yet. Throws the (sticky) socket error.
+    long recv_once(std::size_t max) {
+        for (;;) {
+            if (read_error) throw_read_error();
+            if (eof) return 0;
+            if (closing || !sock.is_open()) {
+                eof = true;
+                return 0;
+            }
+            long n = recv_some(sock.fd(), recv_scratch(), std::min(max, recv_scratch_size));
+            if (n > 0) return n;
+            if (n == 0) {
+                eof = true;
+                return 0;
+            }
+            int err = static_cast<int>(-n);
+            if (would_block(err)) return -1;
+            read_error = err;
+        }
+    }
+
+    // Receives once into the buffer: true with new bytes or with `eof` set, false when the
+    // caller must wait for readability.
+    bool try_fill() {
+        long n = recv_once(recv_scratch_size);
+        if (n > 0) append(recv_scratch(), static_cast<std::size_t>(n));
+        return n >= 0;
+    }
+
+    // ------------------------------------------------------------ write side
+    std::size_t wsize() const noexcept { return wbuf.size() - wbeg; }
+
+    [[noreturn]] void throw_write_error() const { throw_errno(write_error, "send to " + name()); }
+
+    void check_writable() const {
+        if (closing || !sock.is_open()) throw std::logic_error("corio: write() on a closed stream");
+        if (eof_requested) throw std::logic_error("corio: write() after write_eof()");
+        if (write_error) throw_write_error();
+    }
+
+    void write(std::string_view data) {
+        check_writable();
+        if (data.empty()) return;
+        if (wsize() == 0) { // nothing queued: the kernel may take it all now
+            while (!data.empty()) {
+                long n = send_some(sock.fd(), data.data(), data.size());
+                if (n > 0) {
+                    data.remove_prefix(static_cast<std::size_t>(n));
+                    continue;
+                }
+                int err = static_cast<int>(-n);
+                if (would_block(err)) break;
+                fail_write(err);
+                throw_write_error();
+            }
+            if (data.empty()) return;
+        }
+        wbuf.append(data);
+        update_paused();
+        if (!flushing) start_flusher();
+    }
+
+    // Sends what is buffered until the kernel pushes back. True while more remains.
+    bool flush_some() {
+        if (!sock.is_open() || write_error) return false;
+        while (wsize() > 0) {
+            long n = send_some(sock.fd(), wbuf.data() + wbeg, wsize());
+            if (n > 0) {
+                wbeg += static_cast<std::size_t>(n);
+                continue;
+            }
+            int err = static_cast<int>(-n);
+            if (would_block(err)) break;
+            fail_write(err);
+            return false;
+        }
+        if (wbeg == wbuf.size()) {
+            wbuf.clear();
+            wbeg = 0;
+        } else if (wbeg > wbuf.size() / 2) { // amortized: the prefix removed is the larger half
+            wbuf.erase(0, wbeg);
+            wbeg = 0;
+        }
+        update_paused();
+        return wsize() > 0;
+    }
+
+    // The buffer is empty (or can never be sent): finish a pending write_eof or close.
+    void after_flush() noexcept {
+        flushing = false;
+        if (eof_requested && !eof_sent && wsize() == 0 && sock.is_open()) {
+            shutdown_write(sock.fd());
+            eof_sent = true;
+        }
+        if (closing) close_now();
+    }
+
+    void fail_write(int err) noexcept {
+        write_error = err;
+        wbuf.clear();
+        wbeg = 0;
+        update_paused();
+    }
+
+    // asyncio's flow control: pause above the high-water mark, resume at or below low.
+    void update_paused() noexcept {
+        if (!paused && wsize() > high) {
+            paused = true;
+            drain_ready.clear();
+        } else if (paused && (wsize() <= low || write_error || !sock.is_open())) {
+            paused = false;
+            drain_ready.set();
+        }
+    }
+
+    void start_flusher();
+
+    void write_eof() {
+        if (closing || eof_requested) return;
+        eof_requested = true;
+        if (wsize() == 0 && sock.is_open()) {
+            shutdown_write(sock.fd()); // ENOTCONN after a reset is not worth an exception
+            eof_sent = true;
+        }
+    }
+
+    void close() noexcept {
+        if (closing) return;
+        closing = true;
+        if (sock.io.reader) sock.loop().on_io(&sock.io, io_readable); // a parked read sees EOF
+        if (wsize() == 0 || write_error || !sock.is_open()) close_now();
+    }
+
+    void abort() noexcept {
+        closing = true;
+        wbuf.clear();
+        wbeg = 0;
+        close_now();
+    }
+
+    void close_now() noexcept {
+        wbuf.clear();
+        wbeg = 0;
+        sock.close_and_wake();
+        update_paused();
+        try {
+            closed.set();
+        } catch (...) {
+        }
+    }
+
+    registered_socket sock;
+    endpoint peer, local;
+    std::size_t limit = default_stream_limit;
+
+    // Unread bytes are rbuf[rbeg, end).
+    std::string rbuf;
+    std::size_t rbeg = 0;
+    static constexpr std::size_t keep_capacity = 4 * 1024;
+    int read_error = 0;
+    bool eof = false;
+
+    // Unsent bytes are wbuf[wbeg, end).
+    std::string wbuf;
+    std::size_t wbeg = 0;
+    std::size_t high = default_write_high_water, low = default_write_high_water / 4;
+    int write_error = 0;
+    bool flushing = false, paused = false;
+    bool eof_requested = false, eof_sent = false, closing = false;
+    event drain_ready; // set while not paused
+    event closed;
+};
+
+// Sends the buffer in the background. It owns a reference, so a stream closed or
+// destroyed with data pending stays alive until that data is out.
+inline task<void> flush_in_background(std::shared_ptr<stream_core> keep) {
+    stream_core& c = *keep;
+    try {
+        while (c.flush_some()) co_await writable(c.sock.io);
+    } catch (...) { // cancelled (loop shutdown): the stream is going away
+        c.flushing = false;
+        throw;
+    }
+    c.after_flush();
+}
+
+inline void stream_core::start_flusher() {
+    flushing = true;
+    try {
+        (void)spawn(flush_in_background(shared_from_this()));
+    } catch (...) {
+        flushing = false;
+        throw;
+    }
+}
+
+// The common case (nothing buffered, data already queued in the kernel) is one recv and
+// one copy inside this single frame; only EAGAIN parks.
+inline task<std::string> read_some(stream_core& c, std::size_t n) {
+    if (n == 0) co_return std::string();
+    for (;;) {
+        if (c.available() > 0) co_return c.take(std::min(n, c.available()));
+        long got = c.recv_once(n);
+        if (got > 0) co_return std::string(recv_scratch(), static_cast<std::size_t>(got));
+        if (got == 0) co_return std::string();
+        co_await readable(c.sock.io);
+    }
+}
+
+inline task<std::string> read_to_eof(stream_core& c) {
+    while (!c.eof)
+        if (!c.try_fill()) co_await readable(c.sock.io);
+    co_return c.take(c.available());
+}
+
+inline task<std::string> read_exactly(stream_core& c, std::size_t n) {
+    while (c.available() < n) {
+        if (c.eof) throw incomplete_read_error(c.take(c.available()), n);
+        if (!c.try_fill()) co_await readable(c.sock.io);
+    }
+    co_return c.take(n);
+}
+
+// asyncio's readuntil: the separator is included; a separator starting past `limit`, or
+// more than `limit` bytes without one, throws limit_overrun_error and consumes nothing.
+// `eof_gives_rest`: readline's behaviour at EOF (the partial line instead of an error).
+// The separator is `owned` when given, else `fixed` (static storage: readline's "\n").
+inline task<std::string> read_until(stream_core& c, std::string_view fixed, std::string owned,
+                                    bool eof_gives_rest) {
+    const std::string_view sep = owned.empty() ? fixed : std::string_view(owned);
+    if (sep.empty()) throw std::invalid_argument("corio: readuntil() separator must not be empty");
+    std::size_t offset = 0; // bytes already searched: scanning stays linear
+    for (;;) {
+        std::size_t avail = c.available();
+        if (avail >= sep.size()) {
+            std::string_view data(c.rdata(), avail);
+            std::size_t pos = data.find(sep, offset);
+            if (pos != std::string_view::npos) {
+                if (pos > c.limit)
+                    throw limit_overrun_error(pos, "separator is found, but chunk is longer than limit");
+                co_return c.take(pos + sep.size());
+            }
+            offset = avail + 1 - sep.size();
+            if (offset > c.limit)
+                throw limit_overrun_error(offset, "separator is not found, and chunk exceeds the limit");
+        }
+        if (c.eof) {
+            std::string rest = c.take(c.available());
+            if (eof_gives_rest) co_return rest;
+            throw incomplete_read_error(std::move(rest), 0);
+        }
+        if (!c.try_fill()) co_await readable(c.sock.io);
+    }
+}
+
+inline task<void> drain(stream_core& c) {
+    for (;;) {
+        if (c.write_error) c.throw_write_error();
+        if (!c.paused) co_return;
+        co_await c.drain_ready.wait();
+    }
+}
+
+inline task<void> wait_closed(stream_core& c) {
+    while (c.sock.is_open()) co_await c.closed.wait();
+}
+
+} // namespace detail
+
+class stream {
+public:
+    stream() noexcept = default;
+    explicit stream(std::shared_ptr<detail::stream_core> core) noexcept : core_(std::move(core)) {}
+    stream(stream&&) noexcept = default;
+    stream& operator=(stream&& o) noexcept {
+        if (this != &o) {
+            if (core_) core_->close();
+            core_ = std::move(o.core_);
+        }
+        return *this;
+    }
+    // Closes (after sending what is buffered, in the background).
+    ~stream() {
+        if (core_) core_->close();
+    }
+
+    bool valid() const noexcept { return core_ != nullptr; }
+    explicit operator bool() const noexcept { return valid(); }
+
+    // ---------------------------------------------------------------- reading
+
+    // Up to n bytes; waits only when nothing is buffered. "" at EOF (or for n == 0).
+    task<std::string> read(std::size_t n) { return detail::read_some(core(), n); }
+    // Everything until EOF.
+    task<std::string> read() { return detail::read_to_eof(core()); }
+    // Exactly n bytes; at EOF first, incomplete_read_error with the partial bytes (consumed).
+    task<std::string> readexactly(std::size_t n) { return detail::read_exactly(core(), n); }
+    // Up to and including `sep`. At EOF first: incomplete_read_error (partial consumed).
+    // No separator within limit(): limit_overrun_error, and the bytes stay buffered.
+    task<std::string> readuntil(std::string_view sep = "\n") {
+        return detail::read_until(core(), {}, std::string(sep), false);
+    }
+    // A line including its "\n"; at EOF the last partial line, then "". Unlike asyncio
+    // (which discards the data and raises ValueError), a line longer than limit() throws
+    // limit_overrun_error and leaves the bytes buffered, as readuntil does.
+    task<std::string> readline() { return detail::read_until(core(), "\n", std::string(), true); }
+    // True once EOF was received and everything buffered was read.
+    bool at_eof() const { return core().eof && core().available() == 0; }
+    // The readuntil/readline limit (default 64 KiB).
+    std::size_t limit() const { return core().limit; }
+    void set_limit(std::size_t n) {
+        if (n == 0) throw std::invalid_argument("corio: stream limit must be positive");
+        core().limit = n;
+    }
+
+    // ---------------------------------------------------------------- writing
+
+    // Sends what the kernel takes now and buffers the rest (never blocks, never SIGPIPE).
+    // Throws std::logic_error after close()/write_eof(), or the stream's write error.
+    void write(std::string_view data) { core().write(data); }
+    // Waits while the buffer is above the high-water mark, until it is at or below the
+    // low-water mark; throws the write error if sending failed.
+    task<void> drain() { return detail::drain(core()); }
+    // Half-close: the peer reads EOF once the buffer is sent; reading still works.
+    void write_eof() { core().write_eof(); }
+    bool can_write_eof() const noexcept { return true; }
+    // Bytes buffered and not yet accepted by the kernel.
+    std::size_t write_buffer_size() const { return core().wsize(); }
+    // asyncio's defaults: high 64 KiB, low high/4.
+    void set_write_buffer_limits(std::size_t high, std::size_t low) {
+        if (low > high) throw std::invalid_argument("corio: low-water mark above the high-water mark");
+        auto& c = core();
+        c.high = high;
+        c.low = low;
+        c.update_paused();
+    }
+    void set_write_buffer_limits(std::size_t high) { set_write_buffer_limits(high, high / 4); }
+    // (low, high), as asyncio's get_write_buffer_limits().
+    std::pair<std::size_t, std::size_t> write_buffer_limits() const { return {core().low, core().high}; }
+
+    // Stops reading (a pending read sees EOF after the buffered bytes) and closes once
+    // the write buffer is sent. Idempotent.
+    void close() {
+        if (core_) core_->close();
+    }
+    // Closes now, discarding the write buffer.
+    void abort() {
+        if (core_) core_->abort();
+    }
+    bool is_closing() const noexcept { return !core_ || core_->closing; }
+    // Returns once the descriptor is closed (after close() and the buffer is sent).
+    task<void> wait_closed() { return detail::wait_closed(core()); }
+
+    // ---------------------------------------------------------------- addresses
+
+    endpoint peername() const { return core().peer; }
+    endpoint sockname() const { return core().local; }
+    // The socket descriptor (-1 once closed), for setsockopt and the like.
+    int native_handle() const noexcept { return core_ ? core_->sock.fd() : -1; }
+
+private:
+    detail::stream_core& core() const {
+        if (!core_) throw std::logic_error("corio: use of an empty (moved-from) stream");
+        return *core_;
+    }
+    std::shared_ptr<detail::stream_core> core_;
+};
+
+} // namespace corio
