@@ -46,17 +46,17 @@ awaitable<void> micro() {
     const int n = 20'000'000;
     auto t = steady_clock::now();
     for (int i = 0; i < n; ++i) sink += co_await trivial(i);
-    std::printf("BENCH task_await_ns %.2f ns\n", seconds_since(t) * 1e9 / n);
+    std::printf("BENCH asio.task_await_ns %.2f ns\n", seconds_since(t) * 1e9 / n);
 
     const int chains = 2000;
     t = steady_clock::now();
     for (int i = 0; i < chains; ++i) sink += co_await chain(1000);
-    std::printf("BENCH chain1000_per_await_ns %.2f ns\n", seconds_since(t) * 1e9 / (chains * 1001.0));
+    std::printf("BENCH asio.chain1000_per_await_ns %.2f ns\n", seconds_since(t) * 1e9 / (chains * 1001.0));
 
     const int rounds = 100, width = 10'000;
     t = steady_clock::now();
     for (int r = 0; r < rounds; ++r) co_await gather_trivial(width, sink);
-    std::printf("BENCH gather10k_per_child_ns %.2f ns\n", seconds_since(t) * 1e9 / (rounds * double(width)));
+    std::printf("BENCH asio.gather10k_per_child_ns %.2f ns\n", seconds_since(t) * 1e9 / (rounds * double(width)));
     if (sink == 42) std::puts("");
 }
 

@@ -44,12 +44,12 @@ corio::task<void> micro() {
     const int n = 20'000'000;
     auto t = steady_clock::now();
     for (int i = 0; i < n; ++i) sink += co_await trivial(i);
-    std::printf("BENCH task_await_ns %.2f ns\n", seconds_since(t) * 1e9 / n);
+    std::printf("BENCH corio.task_await_ns %.2f ns\n", seconds_since(t) * 1e9 / n);
 
     const int chains = 2000;
     t = steady_clock::now();
     for (int i = 0; i < chains; ++i) sink += co_await chain(1000);
-    std::printf("BENCH chain1000_per_await_ns %.2f ns\n", seconds_since(t) * 1e9 / (chains * 1001.0));
+    std::printf("BENCH corio.chain1000_per_await_ns %.2f ns\n", seconds_since(t) * 1e9 / (chains * 1001.0));
 
     const int rounds = 100, width = 10'000;
     double total = 0;
@@ -62,7 +62,7 @@ corio::task<void> micro() {
         total += seconds_since(t0);
         sink += out.back();
     }
-    std::printf("BENCH gather10k_per_child_ns %.2f ns\n", total * 1e9 / (rounds * double(width)));
+    std::printf("BENCH corio.gather10k_per_child_ns %.2f ns\n", total * 1e9 / (rounds * double(width)));
     if (sink == 42) std::puts(""); // keep the work observable
 }
 
@@ -78,8 +78,8 @@ corio::task<void> sleepers(int n) {
     double wall = seconds_since(t);
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
-    std::printf("BENCH sleepers_wall_s %.3f s\n", wall);
-    std::printf("BENCH sleepers_rss_per_task_bytes %.1f B\n", (ru.ru_maxrss - before) * 1024.0 / n);
+    std::printf("BENCH corio.sleepers_wall_s %.3f s\n", wall);
+    std::printf("BENCH corio.sleepers_rss_per_task_bytes %.1f B\n", (ru.ru_maxrss - before) * 1024.0 / n);
 }
 
 } // namespace
