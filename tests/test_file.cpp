@@ -1,5 +1,6 @@
 #define CORIO_COUNT_FRAMES
 #include "corio_test.hpp"
+#include "helpers/fd_count.hpp"
 
 #include <corio/file.hpp>
 
@@ -60,14 +61,7 @@ void spit(const std::string& path, const std::string& data) {
     out << data;
 }
 
-int open_fd_count() {
-    DIR* d = ::opendir("/proc/self/fd");
-    if (!d) return -1;
-    int n = 0;
-    while (::readdir(d)) ++n;
-    ::closedir(d);
-    return n;
-}
+using test_support::open_fd_count;
 
 // Deterministic bytes, different per seed.
 std::string pattern(std::size_t n, unsigned seed) {

@@ -1,5 +1,6 @@
 #define CORIO_COUNT_FRAMES
 #include "corio_test.hpp"
+#include "helpers/fd_count.hpp"
 
 #include <dirent.h>
 #include <sys/resource.h>
@@ -13,13 +14,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-int open_fd_count() {
-    int n = 0;
-    DIR* d = opendir("/proc/self/fd");
-    while (readdir(d)) ++n;
-    closedir(d);
-    return n;
-}
+using test_support::open_fd_count;
 
 double cpu_seconds() {
     rusage ru{};

@@ -25,11 +25,7 @@ using net_test::catch_as;
 
 namespace {
 
-void require_clean(const net_test::run_result& r) {
-    for (auto& e : r.reports) FAIL("reported: " << net_test::what(e));
-    REQUIRE(r.fds_after == r.fds_before);
-    REQUIRE(r.frames_after == 0);
-}
+using net_test::require_clean;
 
 // Client k writes `total` bytes of its pattern in random-sized chunks (draining after
 // each) while reading the echo back and checking every byte.

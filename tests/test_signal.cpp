@@ -2,6 +2,7 @@
 // the main task and then exits "killed by SIGINT". Real signals throughout: the SIGINT
 // cases run in forked children, whose exit status and pipe output are checked.
 #include "corio_test.hpp"
+#include "helpers/fd_count.hpp"
 
 #include <corio/thread_pool.hpp>
 
@@ -24,14 +25,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-int open_fd_count() {
-    int n = 0;
-    DIR* d = opendir("/proc/self/fd");
-    if (!d) return -1;
-    while (readdir(d)) ++n;
-    closedir(d);
-    return n;
-}
+using test_support::open_fd_count;
 
 bool blocked_in_this_thread(int signo) {
     sigset_t cur;

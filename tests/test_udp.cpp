@@ -1,6 +1,7 @@
 // UDP over real loopback sockets: round trips on IPv4 and IPv6, connected sockets,
 // datagram boundaries, truncation, errors naming the address, cancellation and close.
 #include "corio_test.hpp"
+#include "helpers/fd_count.hpp"
 
 #include <corio/net/udp.hpp>
 
@@ -22,14 +23,7 @@ using corio::udp_socket;
 
 namespace {
 
-int open_fd_count() {
-    int n = 0;
-    DIR* d = opendir("/proc/self/fd");
-    if (!d) return -1;
-    while (readdir(d)) ++n;
-    closedir(d);
-    return n;
-}
+using test_support::open_fd_count;
 
 corio::task<void> round_trip(std::string host) {
     udp_socket server = co_await udp_socket::bind(host, 0);

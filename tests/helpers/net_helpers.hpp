@@ -17,6 +17,9 @@
 
 #include <corio/net.hpp>
 
+#include "corio_test.hpp"
+#include "fd_count.hpp"
+
 // co_await must stay out of Catch's REQUIRE: the macro also expands its argument inside
 // __builtin_constant_p, where co_await is not allowed.
 #define REQUIRE_AWAIT_EQ(awaitable, expected)                                                 \
@@ -33,14 +36,7 @@
 namespace net_test {
 
 // Open descriptors of this process.
-inline int open_fd_count() {
-    DIR* d = ::opendir("/proc/self/fd");
-    if (!d) return -1;
-    int n = 0;
-    while (::readdir(d)) ++n;
-    ::closedir(d);
-    return n - 3; // ".", ".." and the directory's own descriptor
-}
+using test_support::open_fd_count;
 
 inline long live_frames() {
 #ifdef CORIO_COUNT_FRAMES
@@ -158,6 +154,13 @@ inline std::string what(const std::exception_ptr& e) {
     } catch (...) {
         return "?";
     }
+}
+
+// Nothing reported by the loop, and no descriptor or frame left behind.
+inline void require_clean(const run_result& r) {
+    for (auto& e : r.reports) FAIL("reported: " << what(e));
+    REQUIRE(r.fds_after == r.fds_before);
+    REQUIRE(r.frames_after == 0);
 }
 
 } // namespace net_test
