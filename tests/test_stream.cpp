@@ -23,11 +23,7 @@ using net_test::connected_pair;
 
 namespace {
 
-void require_clean(const net_test::run_result& r) {
-    for (auto& e : r.reports) FAIL("reported: " << net_test::what(e));
-    REQUIRE(r.fds_after == r.fds_before);
-    REQUIRE(r.frames_after == 0);
-}
+using net_test::require_clean;
 
 // Lets the loop poll a few times, so bytes in flight on loopback arrive.
 task<void> settle() {

@@ -52,16 +52,22 @@ namespace detail {
 // thread (not zero-filled) and only ever used between a recv and the copy that follows it.
 inline constexpr std::size_t recv_scratch_size = 64 * 1024;
 
-inline char* recv_scratch() {
-    thread_local std::unique_ptr<char[]> buf(new char[recv_scratch_size]);
-    return buf.get();
+inline char* allocate_recv_scratch() {
+    thread_local std::unique_ptr<char[]> owner(new char[recv_scratch_size]);
+    return owner.get();
 }
 
-class stream_core : public std::enable_shared_from_this<stream_core> {
+inline char* recv_scratch() {
+    thread_local char* buf = nullptr; // trivially initialized: no guard on the hot path
+    if (!buf) [[unlikely]]
+        buf = allocate_recv_scratch();
+    return buf;
+}
+
+class stream_core {
 public:
     stream_core(unique_fd fd, int family) : sock(std::move(fd)) {
         prepare_stream_socket(sock.fd(), family);
-        drain_ready.set();
     }
     stream_core(const stream_core&) = delete;
     stream_core& operator=(const stream_core&) = delete;
@@ -152,7 +158,8 @@ public:
         if (write_error) throw_write_error();
     }
 
-    void write(std::string_view data) {
+    // `self` owns this core: the background flusher keeps it alive.
+    void write(std::string_view data, const std::shared_ptr<stream_core>& self) {
         check_writable();
         if (data.empty()) return;
         if (wsize() == 0) { // nothing queued: the kernel may take it all now
@@ -171,7 +178,7 @@ public:
         }
         wbuf.append(data);
         update_paused();
-        if (!flushing) start_flusher();
+        if (!flushing) start_flusher(self);
     }
 
     // Sends what is buffered until the kernel pushes back. True while more remains.
@@ -220,14 +227,23 @@ public:
     void update_paused() noexcept {
         if (!paused && wsize() > high) {
             paused = true;
-            drain_ready.clear();
         } else if (paused && (wsize() <= low || write_error || !sock.is_open())) {
             paused = false;
-            drain_ready.set();
+            notify();
         }
     }
 
-    void start_flusher();
+    void start_flusher(const std::shared_ptr<stream_core>& self);
+
+    // Wakes drain() and wait_closed(), which re-check their condition: one event (left
+    // clear) serves both, as a connection pays for every byte of this object.
+    void notify() noexcept {
+        try {
+            changed.set();
+        } catch (...) {
+        }
+        changed.clear();
+    }
 
     void write_eof() {
         if (closing || eof_requested) return;
@@ -257,10 +273,7 @@ public:
         wbeg = 0;
         sock.close_and_wake();
         update_paused();
-        try {
-            closed.set();
-        } catch (...) {
-        }
+        notify();
     }
 
     registered_socket sock;
@@ -281,8 +294,7 @@ public:
     int write_error = 0;
     bool flushing = false, paused = false;
     bool eof_requested = false, eof_sent = false, closing = false;
-    event drain_ready; // set while not paused
-    event closed;
+    event changed; // see notify()
 };
 
 // Sends the buffer in the background. It owns a reference, so a stream closed or
@@ -298,10 +310,10 @@ inline task<void> flush_in_background(std::shared_ptr<stream_core> keep) {
     c.after_flush();
 }
 
-inline void stream_core::start_flusher() {
+inline void stream_core::start_flusher(const std::shared_ptr<stream_core>& self) {
     flushing = true;
     try {
-        (void)spawn(flush_in_background(shared_from_this()));
+        (void)spawn(flush_in_background(self));
     } catch (...) {
         flushing = false;
         throw;
@@ -371,12 +383,12 @@ inline task<void> drain(stream_core& c) {
     for (;;) {
         if (c.write_error) c.throw_write_error();
         if (!c.paused) co_return;
-        co_await c.drain_ready.wait();
+        co_await c.changed.wait();
     }
 }
 
 inline task<void> wait_closed(stream_core& c) {
-    while (c.sock.is_open()) co_await c.closed.wait();
+    while (c.sock.is_open()) co_await c.changed.wait();
 }
 
 } // namespace detail
@@ -431,7 +443,7 @@ public:
 
     // Sends what the kernel takes now and buffers the rest (never blocks, never SIGPIPE).
     // Throws std::logic_error after close()/write_eof(), or the stream's write error.
-    void write(std::string_view data) { core().write(data); }
+    void write(std::string_view data) { core().write(data, core_); }
     // Waits while the buffer is above the high-water mark, until it is at or below the
     // low-water mark; throws the write error if sending failed.
     task<void> drain() { return detail::drain(core()); }
