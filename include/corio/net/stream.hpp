@@ -5,6 +5,9 @@
 //
 // Reading pulls from the socket only when the buffer cannot satisfy the call, so the
 // buffer never holds much more than one readuntil() limit or one readexactly() request.
+// The kernel's bytes land in one receive buffer per thread and a connection keeps only
+// what it has not handed out yet: an idle connection holds no read buffer at all, and
+// read(n) with nothing buffered builds its result straight from the received bytes.
 // write() tries the socket at once and buffers only what the kernel did not take; a
 // background task sends the rest when the socket becomes writable, so data written and
 // never drained still goes out, and close() (or destroying the stream) sends what is
@@ -45,11 +48,26 @@ inline constexpr std::size_t default_write_high_water = 64 * 1024;
 
 namespace detail {
 
-class stream_core : public std::enable_shared_from_this<stream_core> {
+// Large enough for one recv to take what a busy socket has queued; allocated once per
+// thread (not zero-filled) and only ever used between a recv and the copy that follows it.
+inline constexpr std::size_t recv_scratch_size = 64 * 1024;
+
+inline char* allocate_recv_scratch() {
+    thread_local std::unique_ptr<char[]> owner(new char[recv_scratch_size]);
+    return owner.get();
+}
+
+inline char* recv_scratch() {
+    thread_local char* buf = nullptr; // trivially initialized: no guard on the hot path
+    if (!buf) [[unlikely]]
+        buf = allocate_recv_scratch();
+    return buf;
+}
+
+class stream_core {
 public:
     stream_core(unique_fd fd, int family) : sock(std::move(fd)) {
         prepare_stream_socket(sock.fd(), family);
-        drain_ready.set();
     }
     stream_core(const stream_core&) = delete;
     stream_core& operator=(const stream_core&) = delete;
@@ -71,30 +89,62 @@ public:
     }
 
     // ------------------------------------------------------------ read buffer
-    std::size_t available() const noexcept { return rend - rbeg; }
+    std::size_t available() const noexcept { return rbuf.size() - rbeg; }
     const char* rdata() const noexcept { return rbuf.data() + rbeg; }
 
     std::string take(std::size_t n) {
-        std::string out(rbuf.data() + rbeg, n);
+        if (rbeg == 0 && n == rbuf.size() && n >= keep_capacity) return std::exchange(rbuf, std::string());
+        std::string out(rdata(), n);
         rbeg += n;
-        if (rbeg == rend) rbeg = rend = 0;
+        if (rbeg == rbuf.size()) {
+            rbeg = 0;
+            if (rbuf.capacity() > keep_capacity) std::string().swap(rbuf); // idle costs nothing
+            else rbuf.clear(); // small: kept, so line-by-line reading does not churn malloc
+        }
         return out;
     }
 
-    // Makes room for at least `want` (and at least one chunk) unread bytes after rend.
-    // Moving the unread bytes to the front costs no more than the scan or copy the
-    // caller is about to do with them, so reading stays linear.
-    void reserve(std::size_t want) {
-        want = std::clamp(want, chunk, max_reserve);
-        if (rbeg == rend) rbeg = rend = 0;
-        if (rbuf.size() - rend >= want) return;
-        if (rbeg > 0) {
-            std::memmove(rbuf.data(), rbuf.data() + rbeg, rend - rbeg);
-            rend -= rbeg;
+    // Drops the consumed prefix only when it is at least as long as what remains, so each
+    // byte moved was paid for by a byte consumed: reading stays linear.
+    void append(const char* p, std::size_t n) {
+        if (rbeg > 0 && rbeg >= available() && rbuf.size() + n > rbuf.capacity()) {
+            rbuf.erase(0, rbeg);
             rbeg = 0;
-            if (rbuf.size() - rend >= want) return;
         }
-        rbuf.resize(std::max(rend + want, rbuf.size() * 2));
+        rbuf.append(p, n);
+    }
+
+    [[noreturn]] void throw_read_error() const { throw_errno(read_error, "recv from " + name()); }
+
+    // One recv of at most `max` bytes into the thread's scratch buffer, without waiting:
+    // the byte count, 0 at EOF (or once closed locally: what is buffered, then EOF), -1
+    // when the socket has nothing yet. Throws the (sticky) socket error.
+    long recv_once(std::size_t max) {
+        for (;;) {
+            if (read_error) throw_read_error();
+            if (eof) return 0;
+            if (closing || !sock.is_open()) {
+                eof = true;
+                return 0;
+            }
+            long n = recv_some(sock.fd(), recv_scratch(), std::min(max, recv_scratch_size));
+            if (n > 0) return n;
+            if (n == 0) {
+                eof = true;
+                return 0;
+            }
+            int err = static_cast<int>(-n);
+            if (would_block(err)) return -1;
+            read_error = err;
+        }
+    }
+
+    // Receives once into the buffer: true with new bytes or with `eof` set, false when the
+    // caller must wait for readability.
+    bool try_fill() {
+        long n = recv_once(recv_scratch_size);
+        if (n > 0) append(recv_scratch(), static_cast<std::size_t>(n));
+        return n >= 0;
     }
 
     // ------------------------------------------------------------ write side
@@ -108,7 +158,8 @@ public:
         if (write_error) throw_write_error();
     }
 
-    void write(std::string_view data) {
+    // `self` owns this core: the background flusher keeps it alive.
+    void write(std::string_view data, const std::shared_ptr<stream_core>& self) {
         check_writable();
         if (data.empty()) return;
         if (wsize() == 0) { // nothing queued: the kernel may take it all now
@@ -127,7 +178,7 @@ public:
         }
         wbuf.append(data);
         update_paused();
-        if (!flushing) start_flusher();
+        if (!flushing) start_flusher(self);
     }
 
     // Sends what is buffered until the kernel pushes back. True while more remains.
@@ -176,14 +227,23 @@ public:
     void update_paused() noexcept {
         if (!paused && wsize() > high) {
             paused = true;
-            drain_ready.clear();
         } else if (paused && (wsize() <= low || write_error || !sock.is_open())) {
             paused = false;
-            drain_ready.set();
+            notify();
         }
     }
 
-    void start_flusher();
+    void start_flusher(const std::shared_ptr<stream_core>& self);
+
+    // Wakes drain() and wait_closed(), which re-check their condition: one event (left
+    // clear) serves both, as a connection pays for every byte of this object.
+    void notify() noexcept {
+        try {
+            changed.set();
+        } catch (...) {
+        }
+        changed.clear();
+    }
 
     void write_eof() {
         if (closing || eof_requested) return;
@@ -213,22 +273,17 @@ public:
         wbeg = 0;
         sock.close_and_wake();
         update_paused();
-        try {
-            closed.set();
-        } catch (...) {
-        }
+        notify();
     }
 
     registered_socket sock;
     endpoint peer, local;
     std::size_t limit = default_stream_limit;
 
-    // Unread bytes are rbuf[rbeg, rend); rbuf.size() is the buffer's capacity.
+    // Unread bytes are rbuf[rbeg, end).
     std::string rbuf;
-    std::size_t rbeg = 0, rend = 0;
-    std::size_t chunk = 16 * 1024; // grows while recv keeps filling it
-    static constexpr std::size_t max_chunk = 256 * 1024;
-    static constexpr std::size_t max_reserve = 4 * 1024 * 1024;
+    std::size_t rbeg = 0;
+    static constexpr std::size_t keep_capacity = 4 * 1024;
     int read_error = 0;
     bool eof = false;
 
@@ -239,8 +294,7 @@ public:
     int write_error = 0;
     bool flushing = false, paused = false;
     bool eof_requested = false, eof_sent = false, closing = false;
-    event drain_ready; // set while not paused
-    event closed;
+    event changed; // see notify()
 };
 
 // Sends the buffer in the background. It owns a reference, so a stream closed or
@@ -256,62 +310,39 @@ inline task<void> flush_in_background(std::shared_ptr<stream_core> keep) {
     c.after_flush();
 }
 
-inline void stream_core::start_flusher() {
+inline void stream_core::start_flusher(const std::shared_ptr<stream_core>& self) {
     flushing = true;
     try {
-        (void)spawn(flush_in_background(shared_from_this()));
+        (void)spawn(flush_in_background(self));
     } catch (...) {
         flushing = false;
         throw;
     }
 }
 
-// Receives once into the buffer: returns with new bytes, or with `eof` set; throws the
-// (sticky) socket error.
-inline task<void> fill(stream_core& c, std::size_t want) {
+// The common case (nothing buffered, data already queued in the kernel) is one recv and
+// one copy inside this single frame; only EAGAIN parks.
+inline task<std::string> read_some(stream_core& c, std::size_t n) {
+    if (n == 0) co_return std::string();
     for (;;) {
-        if (c.read_error) throw_errno(c.read_error, "recv from " + c.name());
-        if (c.eof) co_return;
-        if (c.closing || !c.sock.is_open()) { // closed locally: what is buffered, then EOF
-            c.eof = true;
-            co_return;
-        }
-        c.reserve(want);
-        std::size_t space = c.rbuf.size() - c.rend;
-        long n = recv_some(c.sock.fd(), c.rbuf.data() + c.rend, space);
-        if (n > 0) {
-            c.rend += static_cast<std::size_t>(n);
-            if (static_cast<std::size_t>(n) == space && c.chunk < stream_core::max_chunk) c.chunk *= 2;
-            co_return;
-        }
-        if (n == 0) {
-            c.eof = true;
-            co_return;
-        }
-        int err = static_cast<int>(-n);
-        if (!would_block(err)) {
-            c.read_error = err;
-            continue;
-        }
+        if (c.available() > 0) co_return c.take(std::min(n, c.available()));
+        long got = c.recv_once(n);
+        if (got > 0) co_return std::string(recv_scratch(), static_cast<std::size_t>(got));
+        if (got == 0) co_return std::string();
         co_await readable(c.sock.io);
     }
 }
 
-inline task<std::string> read_some(stream_core& c, std::size_t n) {
-    if (n == 0) co_return std::string();
-    if (c.available() == 0) co_await fill(c, 0);
-    co_return c.take(std::min(n, c.available()));
-}
-
 inline task<std::string> read_to_eof(stream_core& c) {
-    while (!c.eof) co_await fill(c, c.available()); // doubles the room each time
+    while (!c.eof)
+        if (!c.try_fill()) co_await readable(c.sock.io);
     co_return c.take(c.available());
 }
 
 inline task<std::string> read_exactly(stream_core& c, std::size_t n) {
     while (c.available() < n) {
         if (c.eof) throw incomplete_read_error(c.take(c.available()), n);
-        co_await fill(c, n - c.available());
+        if (!c.try_fill()) co_await readable(c.sock.io);
     }
     co_return c.take(n);
 }
@@ -319,7 +350,10 @@ inline task<std::string> read_exactly(stream_core& c, std::size_t n) {
 // asyncio's readuntil: the separator is included; a separator starting past `limit`, or
 // more than `limit` bytes without one, throws limit_overrun_error and consumes nothing.
 // `eof_gives_rest`: readline's behaviour at EOF (the partial line instead of an error).
-inline task<std::string> read_until(stream_core& c, std::string sep, bool eof_gives_rest) {
+// The separator is `owned` when given, else `fixed` (static storage: readline's "\n").
+inline task<std::string> read_until(stream_core& c, std::string_view fixed, std::string owned,
+                                    bool eof_gives_rest) {
+    const std::string_view sep = owned.empty() ? fixed : std::string_view(owned);
     if (sep.empty()) throw std::invalid_argument("corio: readuntil() separator must not be empty");
     std::size_t offset = 0; // bytes already searched: scanning stays linear
     for (;;) {
@@ -341,7 +375,7 @@ inline task<std::string> read_until(stream_core& c, std::string sep, bool eof_gi
             if (eof_gives_rest) co_return rest;
             throw incomplete_read_error(std::move(rest), 0);
         }
-        co_await fill(c, 0);
+        if (!c.try_fill()) co_await readable(c.sock.io);
     }
 }
 
@@ -349,12 +383,12 @@ inline task<void> drain(stream_core& c) {
     for (;;) {
         if (c.write_error) c.throw_write_error();
         if (!c.paused) co_return;
-        co_await c.drain_ready.wait();
+        co_await c.changed.wait();
     }
 }
 
 inline task<void> wait_closed(stream_core& c) {
-    while (c.sock.is_open()) co_await c.closed.wait();
+    while (c.sock.is_open()) co_await c.changed.wait();
 }
 
 } // namespace detail
@@ -390,12 +424,12 @@ public:
     // Up to and including `sep`. At EOF first: incomplete_read_error (partial consumed).
     // No separator within limit(): limit_overrun_error, and the bytes stay buffered.
     task<std::string> readuntil(std::string_view sep = "\n") {
-        return detail::read_until(core(), std::string(sep), false);
+        return detail::read_until(core(), {}, std::string(sep), false);
     }
     // A line including its "\n"; at EOF the last partial line, then "". Unlike asyncio
     // (which discards the data and raises ValueError), a line longer than limit() throws
     // limit_overrun_error and leaves the bytes buffered, as readuntil does.
-    task<std::string> readline() { return detail::read_until(core(), "\n", true); }
+    task<std::string> readline() { return detail::read_until(core(), "\n", std::string(), true); }
     // True once EOF was received and everything buffered was read.
     bool at_eof() const { return core().eof && core().available() == 0; }
     // The readuntil/readline limit (default 64 KiB).
@@ -409,7 +443,7 @@ public:
 
     // Sends what the kernel takes now and buffers the rest (never blocks, never SIGPIPE).
     // Throws std::logic_error after close()/write_eof(), or the stream's write error.
-    void write(std::string_view data) { core().write(data); }
+    void write(std::string_view data) { core().write(data, core_); }
     // Waits while the buffer is above the high-water mark, until it is at or below the
     // low-water mark; throws the write error if sending failed.
     task<void> drain() { return detail::drain(core()); }
