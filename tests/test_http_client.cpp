@@ -26,6 +26,8 @@
 #include <system_error>
 #include <vector>
 
+#include "helpers/net_helpers.hpp"
+
 using namespace std::chrono_literals;
 namespace http = corio::http;
 
@@ -763,11 +765,7 @@ corio::task<void> connect_failures() {
                    "total_timeout 150 ms"));
 
     // Nobody listening: the OS error, naming the address.
-    std::uint16_t closed_port;
-    {
-        full_listener probe; // a port that was free a moment ago
-        closed_port = probe.port;
-    }
+    std::uint16_t closed_port = net_test::closed_port();
     try {
         co_await c.get("http://127.0.0.1:" + std::to_string(closed_port) + "/");
         FAIL("connected to a closed port");

@@ -28,20 +28,8 @@ using net_test::catch_as;
 
 namespace {
 
+using net_test::closed_port;
 using net_test::require_clean;
-
-// A loopback port nothing listens on (bound, then closed).
-std::uint16_t closed_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
 
 // A listener that accepts nothing, with its backlog full, so the next connect to it
 // stays pending (the SYN is dropped and retried).

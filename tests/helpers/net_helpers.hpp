@@ -1,9 +1,11 @@
 #pragma once
 // Shared by the networking tests: a connected stream pair over loopback, a leak check
-// (descriptors and coroutine frames), socket knobs, and reproducible test data.
+// (descriptors and coroutine frames), socket knobs, a port nothing listens on, and
+// reproducible test data.
 #include <dirent.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <cstring>
@@ -49,6 +51,23 @@ inline long live_frames() {
 inline void set_linger_zero(int fd) { // close() then sends RST
     linger l{1, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+}
+
+// A loopback port nothing listens on: bound to an ephemeral port, then closed, so a
+// connect to it is refused (unless another process takes it in between).
+inline std::uint16_t closed_port() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int bound = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    int named = ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    ::close(fd);
+    REQUIRE(bound == 0);
+    REQUIRE(named == 0);
+    return ntohs(a.sin_port);
 }
 
 inline void set_small_buffers(int fd, int bytes = 64 * 1024) {

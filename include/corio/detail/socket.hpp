@@ -310,15 +310,18 @@ inline long recv_some(int fd, char* buf, std::size_t n) noexcept {
     }
 }
 
+// For every send: a peer that went away must give EPIPE, not kill the process with
+// SIGPIPE (where MSG_NOSIGNAL is missing, stream sockets get SO_NOSIGPIPE instead).
+#if defined(MSG_NOSIGNAL)
+inline constexpr int send_flags = MSG_NOSIGNAL;
+#else
+inline constexpr int send_flags = 0;
+#endif
+
 // Bytes sent or -errno; never raises SIGPIPE.
 inline long send_some(int fd, const char* buf, std::size_t n) noexcept {
-#if defined(MSG_NOSIGNAL)
-    constexpr int flags = MSG_NOSIGNAL;
-#else
-    constexpr int flags = 0;
-#endif
     for (;;) {
-        ssize_t r = ::send(fd, buf, n, flags);
+        ssize_t r = ::send(fd, buf, n, send_flags);
         if (r >= 0) return static_cast<long>(r);
         if (errno != EINTR) return -errno;
     }

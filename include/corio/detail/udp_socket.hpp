@@ -39,14 +39,9 @@ inline int connect_datagram(int fd, const sock_addr& a) noexcept {
 
 // Bytes sent or -errno. `to` null: the connected peer.
 inline long send_datagram(int fd, const char* data, std::size_t n, const sock_addr* to) noexcept {
-#if defined(MSG_NOSIGNAL)
-    constexpr int flags = MSG_NOSIGNAL;
-#else
-    constexpr int flags = 0;
-#endif
     for (;;) {
-        ssize_t r = to ? ::sendto(fd, data, n, flags, to->get(), to->len)
-                       : ::send(fd, data, n, flags);
+        ssize_t r = to ? ::sendto(fd, data, n, send_flags, to->get(), to->len)
+                       : ::send(fd, data, n, send_flags);
         if (r >= 0) return static_cast<long>(r);
         if (errno != EINTR) return -errno;
     }
