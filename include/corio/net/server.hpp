@@ -190,25 +190,55 @@ private:
     std::shared_ptr<server_state> st_;
 };
 
-inline task<void> connection_task(live_token token, stream s) {
-    server_state& st = token.state();
-    if (st.closing) co_return; // closed before this task first ran: just close
-    server_task self;
-    self.slot = co_await current_slot_awaiter{};
-    st.tasks.push_back(self);
-    struct counted {
-        std::size_t& n;
-        explicit counted(std::size_t& c) : n(c) { ++n; }
-        ~counted() { --n; }
-    } count(st.connections);
-    // Called here rather than through a helper coroutine: one frame less per idle
-    // connection. A handler taking stream& gets the stream living in this frame. An
-    // exception reaches the loop's handler via spawn.
-    if (st.handler->takes_reference())
-        co_await st.handler->call_ref(s);
-    else
-        co_await st.handler->call_value(std::move(s));
-}
+// One per connection: the root the loop runs the handler's task under. It replaces
+// spawn's joinable record and a wrapper coroutine frame, as an idle connection pays for
+// every byte it holds. It is linked in the loop's roots (shutdown) and the server's tasks
+// (close() cancels through its slot), and deletes itself when the handler's task ends.
+struct connection final : root_base, completion, server_task {
+    connection(live_token t, stream st) : token(std::move(t)), s(std::move(st)) {
+        fn = &on_finished;
+        server_task::slot = &(this->root_base::slot);
+    }
+    ~connection() {
+        if (running) --token.state().connections;
+    }
+
+    // Starts the handler: a handler taking stream& gets the stream living here.
+    void start(handler_base& h) {
+        work = h.takes_reference() ? h.call_ref(s) : h.call_value(std::move(s));
+        auto& p = work.handle().promise();
+        p.slot = &(this->root_base::slot);
+        p.set_completion(this);
+        event_loop& loop = event_loop::current();
+        loop.post(&begin, this); // the one step that can throw: nothing is linked yet
+        loop.adopt(*this);
+        token.state().tasks.push_back(*this);
+    }
+
+    // connection_count() counts handlers that have started, as asyncio's active count.
+    static void begin(void* p) {
+        auto* self = static_cast<connection*>(p);
+        self->running = true;
+        ++self->token.state().connections;
+        self->work.handle().resume();
+    }
+
+    // Runs inside the task's final_suspend, where destroying its frame is allowed.
+    static std::coroutine_handle<> on_finished(completion* c) noexcept {
+        auto* self = static_cast<connection*>(c);
+        event_loop::release(*self);
+        std::exception_ptr e = self->work.handle().promise().result.exception();
+        if (e && !is_cancellation(e)) event_loop::current().report(e);
+        delete self;
+        return std::noop_coroutine();
+    }
+    void abandon() noexcept override { delete this; } // the loop is shutting down
+
+    live_token token;
+    stream s;
+    task<void> work;
+    bool running = false;
+};
 
 inline task<void> accept_loop(live_token token, listener* l) {
     using std::chrono::milliseconds;
@@ -257,13 +287,12 @@ inline void server_state::start_serving() {
 inline void server_state::on_accepted(unique_fd fd, const sock_addr& peer, const listener& l) {
     auto core = std::make_shared<stream_core>(std::move(fd), l.family);
     core->limit = opts.limit;
-    if (l.address.is_local()) {
-        core->set_addresses(endpoint::local(path_of(peer))); // usually unnamed: ""
-        if (core->local.path().empty()) core->local = l.address;
-    } else {
-        core->set_addresses(to_endpoint(peer));
-    }
-    (void)spawn(connection_task(live_token(shared_from_this()), stream(std::move(core))));
+    core->set_addresses(l.address.is_local() ? endpoint::local(path_of(peer)) // usually unnamed: ""
+                                             : to_endpoint(peer));
+    if (closing) return;
+    auto c = std::make_unique<connection>(live_token(shared_from_this()), stream(std::move(core)));
+    c->start(*handler);
+    (void)c.release(); // owned by the loop from here: it deletes itself when the handler ends
 }
 
 template <class Handler>

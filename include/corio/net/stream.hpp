@@ -73,18 +73,21 @@ public:
     stream_core& operator=(const stream_core&) = delete;
 
     // Called once connected or accepted. `peer_hint` is used when getpeername cannot help
-    // (an unnamed Unix peer is "").
-    void set_addresses(const endpoint& peer_hint) {
-        peer = peer_hint;
+    // (an unnamed Unix peer is ""). The peer is kept because error messages name it after
+    // a reset, when getpeername no longer can; the local address is asked of the socket
+    // when wanted, as an idle connection pays for every byte it keeps.
+    void set_addresses(const endpoint& peer_hint) { peer = peer_hint; }
+
+    endpoint local() const {
         sock_addr a;
-        if (local_address(sock.fd(), a)) local = to_endpoint(a);
+        return sock.is_open() && local_address(sock.fd(), a) ? to_endpoint(a) : endpoint();
     }
 
     // What error messages call this stream.
     std::string name() const {
         std::string p = peer.to_string();
         if (!p.empty()) return p;
-        std::string l = local.to_string(); // an accepted Unix connection: the server's path
+        std::string l = local().to_string(); // an accepted Unix connection: the server's path
         return l.empty() ? std::string("socket") : l;
     }
 
@@ -277,7 +280,7 @@ public:
     }
 
     registered_socket sock;
-    endpoint peer, local;
+    endpoint peer;
     std::size_t limit = default_stream_limit;
 
     // Unread bytes are rbuf[rbeg, end).
@@ -480,7 +483,8 @@ public:
     // ---------------------------------------------------------------- addresses
 
     endpoint peername() const { return core().peer; }
-    endpoint sockname() const { return core().local; }
+    // Asked of the socket: empty once the stream is closed.
+    endpoint sockname() const { return core().local(); }
     // The socket descriptor (-1 once closed), for setsockopt and the like.
     int native_handle() const noexcept { return core_ ? core_->sock.fd() : -1; }
 
