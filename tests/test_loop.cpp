@@ -7,6 +7,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -45,6 +47,23 @@ TEST_CASE("call_soon runs callbacks in order on a later turn") {
         co_await corio::sleep(0ms);
     }());
     REQUIRE(order == std::vector<int>{0, 1, 2});
+}
+
+TEST_CASE("call_soon takes move-only callables; a copied exception handler still works") {
+    int sum = 0, reported = 0;
+    corio::run([&]() -> corio::task<void> {
+        auto& loop = corio::get_running_loop();
+        auto five = std::make_unique<int>(5);
+        loop.call_soon([p = std::move(five), &sum] { sum += *p; });
+        corio::exception_handler h = [&](std::exception_ptr) { ++reported; };
+        loop.set_exception_handler(h); // a copy: h stays usable
+        h(nullptr);
+        loop.call_soon([] { throw std::runtime_error("boom"); });
+        co_await corio::sleep(0ms);
+        co_await corio::sleep(0ms);
+    }());
+    REQUIRE(sum == 5);
+    REQUIRE(reported == 2);
 }
 
 TEST_CASE("call_soon_threadsafe wakes a sleeping loop") {

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional> // std::ref
 #include <memory>
 #include <mutex>
 #include <set>

@@ -7,16 +7,15 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
-#include <functional>
 #include <memory>
 #include <typeinfo>
 #include <utility>
-#include <vector>
 
 #if __has_include(<cxxabi.h>)
 #include <cxxabi.h>
 #endif
 
+#include "corio/detail/callback.hpp"
 #include "corio/detail/intrusive_list.hpp"
 #include "corio/detail/reactor.hpp"
 #include "corio/detail/scheduler.hpp"
@@ -45,17 +44,24 @@ struct remote_item {
 };
 
 // Long-lived helpers owned by a loop (the worker pool, the signal watcher...), shut down
-// before the loop's own state goes away.
+// before the loop's own state goes away. The loop chains them itself (newest first), so
+// looking one up instantiates no container.
 struct loop_service {
     virtual ~loop_service() = default;
     virtual void shutdown() noexcept {}
+
+private:
+    friend class corio::event_loop;
+    const std::type_info* key_ = nullptr;
+    loop_service* next_ = nullptr;
 };
 
 inline thread_local event_loop* current_loop_ptr = nullptr;
 
 } // namespace detail
 
-using exception_handler = std::function<void(std::exception_ptr)>;
+// Any callable taking std::exception_ptr (a lambda, a std::function...).
+using exception_handler = detail::callback<void(std::exception_ptr)>;
 
 class event_loop : public detail::scheduler {
 public:
@@ -84,33 +90,17 @@ public:
     clock::time_point time() const noexcept { return clock::now(); }
 
     // Runs fn on the loop thread in a later turn (asyncio's call_soon).
-    void call_soon(std::function<void()> fn) {
-        auto* box = new std::function<void()>(std::move(fn));
-        post(
-            [](void* p) {
-                std::unique_ptr<std::function<void()>> f(static_cast<std::function<void()>*>(p));
-                try {
-                    (*f)();
-                } catch (...) {
-                    current().report(std::current_exception());
-                }
-            },
-            box);
+    template <class F>
+    void call_soon(F fn) {
+        auto* box = new detail::callback<void()>(std::move(fn));
+        post(&run_boxed, box);
     }
 
     // Thread-safe: may be called from any thread; wakes the loop if it sleeps.
-    void call_soon_threadsafe(std::function<void()> fn) {
-        struct boxed : detail::remote_item {
-            std::function<void()> f;
-        };
-        auto* b = new boxed;
-        b->f = std::move(fn);
-        b->fn = [](detail::remote_item* item) {
-            auto* self = static_cast<boxed*>(item);
-            self->fn = nullptr;
-            current().call_soon(std::move(self->f));
-            delete self;
-        };
+    template <class F>
+    void call_soon_threadsafe(F fn) {
+        auto* b = new boxed_remote(std::move(fn));
+        b->fn = &post_boxed_remote;
         post_threadsafe(b);
     }
 
@@ -166,12 +156,10 @@ public:
     // The loop's services, created on first use and shut down with the loop.
     template <class Service>
     Service& service() {
-        for (auto& [key, ptr] : services_)
-            if (key == &typeid(Service)) return static_cast<Service&>(*ptr);
-        auto s = std::make_unique<Service>(*this);
-        Service& ref = *s;
-        services_.emplace_back(&typeid(Service), std::move(s));
-        return ref;
+        if (detail::loop_service* s = find_service(typeid(Service))) return static_cast<Service&>(*s);
+        auto* s = new Service(*this);
+        add_service(typeid(Service), s);
+        return *s;
     }
 
     // Runs until `done` becomes true.
@@ -201,7 +189,7 @@ public:
             detail::root_base& r = roots_.pop_front();
             r.abandon();
         }
-        for (auto it = services_.rbegin(); it != services_.rend(); ++it) it->second->shutdown();
+        for (detail::loop_service* s = services_; s; s = s->next_) s->shutdown(); // newest first
         try {
             // Jobs the services finished late still post back; run them so their frames end.
             while (!ready_.empty() || remote_.load() != nullptr) {
@@ -210,7 +198,16 @@ public:
             }
         } catch (...) {
         }
-        services_.clear();
+        detail::loop_service* oldest_first = nullptr;
+        while (detail::loop_service* s = services_) {
+            services_ = s->next_;
+            s->next_ = oldest_first;
+            oldest_first = s;
+        }
+        while (detail::loop_service* s = oldest_first) { // destroyed in creation order
+            oldest_first = s->next_;
+            delete s;
+        }
         shut_down_ = true;
     }
 
@@ -223,6 +220,37 @@ public:
     void on_wake() noexcept {}
 
 private:
+    static void run_boxed(void* p) {
+        std::unique_ptr<detail::callback<void()>> f(static_cast<detail::callback<void()>*>(p));
+        try {
+            (*f)();
+        } catch (...) {
+            current().report(std::current_exception());
+        }
+    }
+
+    struct boxed_remote : detail::remote_item {
+        template <class F>
+        explicit boxed_remote(F&& g) : f(std::forward<F>(g)) {}
+        detail::callback<void()> f;
+    };
+    static void post_boxed_remote(detail::remote_item* item) {
+        std::unique_ptr<boxed_remote> self(static_cast<boxed_remote*>(item));
+        self->fn = nullptr;
+        current().call_soon(std::move(self->f));
+    }
+
+    detail::loop_service* find_service(const std::type_info& key) const noexcept {
+        for (detail::loop_service* s = services_; s; s = s->next_)
+            if (s->key_ == &key) return s;
+        return nullptr;
+    }
+    void add_service(const std::type_info& key, detail::loop_service* s) noexcept {
+        s->key_ = &key;
+        s->next_ = services_;
+        services_ = s;
+    }
+
     void wake_waiter(detail::io_waiter* w, bool error) noexcept {
         w->disarm();
         w->hangup = error;
@@ -297,7 +325,7 @@ private:
     std::atomic<detail::remote_item*> remote_{nullptr};
     long external_work_ = 0;
     detail::intrusive_list<detail::root_base> roots_;
-    std::vector<std::pair<const std::type_info*, std::unique_ptr<detail::loop_service>>> services_;
+    detail::loop_service* services_ = nullptr; // owned; newest first
     exception_handler handler_;
     bool shut_down_ = false;
 };

@@ -25,7 +25,6 @@
 #include <coroutine>
 #include <cstddef>
 #include <exception>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -36,6 +35,7 @@
 #include <vector>
 
 #include "corio/detail/intrusive_list.hpp"
+#include "corio/detail/invoke.hpp"
 #include "corio/detail/operation.hpp"
 #include "corio/detail/signal_watch.hpp"
 #include "corio/errors.hpp"
@@ -316,12 +316,12 @@ private:
         outcome<result_type> out;
         try {
             if constexpr (std::is_void_v<result_type>) {
-                std::apply([](auto&& fn, auto&&... as) { std::invoke(std::move(fn), std::move(as)...); }, w);
+                std::apply([](auto&& fn, auto&&... as) { detail::invoke(std::move(fn), std::move(as)...); }, w);
                 out.set_value();
             } else {
                 out.set_value(std::apply(
                     [](auto&& fn, auto&&... as) -> result_type {
-                        return std::invoke(std::move(fn), std::move(as)...);
+                        return detail::invoke(std::move(fn), std::move(as)...);
                     },
                     w));
             }

@@ -2,10 +2,10 @@
 // What co_await on an arbitrary awaitable yields, and wrapping any awaitable into a task
 // so the group awaiters can run it as a child.
 #include <coroutine>
-#include <functional>
 #include <type_traits>
 #include <utility>
 
+#include "corio/detail/invoke.hpp"
 #include "corio/task.hpp"
 
 namespace corio::detail {
@@ -42,7 +42,7 @@ task<await_result_t<A>> wrap_awaitable(A a) {
 template <class F, class... Args>
 auto invoke_owned(F f, Args... args)
     -> task<await_result_t<std::invoke_result_t<F&, Args&...>>> {
-    co_return co_await std::invoke(f, args...);
+    co_return co_await detail::invoke(f, args...);
 }
 
 // task<T> passes through; any other awaitable is wrapped in one; a callable returning an
