@@ -74,9 +74,14 @@ public:
 private:
     enum class state : unsigned char { empty, value, error };
 
+    // The throwing part stays out of line, so reading a value inlines to a test.
     void check() const {
+        if (state_ != state::value) [[unlikely]]
+            fail();
+    }
+    [[noreturn, gnu::noinline, gnu::cold]] void fail() const {
         if (state_ == state::error) std::rethrow_exception(error_);
-        if (state_ == state::empty) throw std::logic_error("corio: outcome has no value");
+        throw std::logic_error("corio: outcome has no value");
     }
     void take(outcome&& o) {
         if (o.state_ == state::value)

@@ -17,8 +17,12 @@ class task;
 namespace detail {
 
 struct task_promise_base : promise_base {
+    // An awaiter still inside await_suspend has its result already (see task::awaiter):
+    // skip the suspension and let the frame free itself, so the synchronous path makes
+    // no indirect call to a continuation and none to destroy().
     struct final_awaiter {
-        bool await_ready() const noexcept { return false; }
+        bool inline_await;
+        bool await_ready() const noexcept { return inline_await; }
         template <class P>
         std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
             return h.promise().on_finish();
@@ -27,7 +31,7 @@ struct task_promise_base : promise_base {
     };
 
     std::suspend_always initial_suspend() const noexcept { return {}; }
-    final_awaiter final_suspend() const noexcept { return {}; }
+    final_awaiter final_suspend() const noexcept { return {sink() != nullptr}; }
 
     static void* operator new(std::size_t n) { return allocate_frame(n); }
     static void operator delete(void* p, std::size_t n) noexcept { deallocate_frame(p, n); }
@@ -37,11 +41,17 @@ template <class T>
 struct task_promise : task_promise_base {
     outcome<T> result;
 
+    // The result goes straight to an inline awaiter, if there is one.
+    outcome<T>& target() noexcept {
+        void* s = sink();
+        return s ? *static_cast<outcome<T>*>(s) : result;
+    }
+
     task<T> get_return_object() noexcept;
-    void unhandled_exception() noexcept { result.set_exception(std::current_exception()); }
+    void unhandled_exception() noexcept { target().set_exception(std::current_exception()); }
     template <class U = T>
     void return_value(U&& v) {
-        result.set_value(std::forward<U>(v));
+        target().set_value(std::forward<U>(v));
     }
 };
 
@@ -49,9 +59,14 @@ template <>
 struct task_promise<void> : task_promise_base {
     outcome<void> result;
 
+    outcome<void>& target() noexcept {
+        void* s = sink();
+        return s ? *static_cast<outcome<void>*>(s) : result;
+    }
+
     task<void> get_return_object() noexcept;
-    void unhandled_exception() noexcept { result.set_exception(std::current_exception()); }
-    void return_void() noexcept { result.set_value(); }
+    void unhandled_exception() noexcept { target().set_exception(std::current_exception()); }
+    void return_void() noexcept { target().set_value(); }
 };
 
 } // namespace detail
@@ -83,27 +98,36 @@ public:
     handle_type release() noexcept { return std::exchange(h_, {}); }
 
     struct awaiter {
-        handle_type h;
+        handle_type& h; // the task's own handle: cleared when the frame has freed itself
+        outcome<T> out{};
 
-        bool await_ready() const noexcept { return h.done(); }
+        bool await_ready() const noexcept { return !h || h.done(); }
 
-        // The child runs inside this call. If it finishes before suspending we return
-        // false and the parent continues in place, so a million synchronously completing
-        // awaits never deepen the stack, whether or not the compiler emits tail calls
-        // (-O0, sanitizers). Only a child that suspended learns whom to resume.
+        // The child runs inside this call. If it finishes before suspending, it has put
+        // its result in `out` and freed its frame; we return false and the parent
+        // continues in place, so a million synchronously completing awaits never deepen
+        // the stack, whether or not the compiler emits tail calls (-O0, sanitizers).
+        // Only a child that suspended learns whom to resume.
         template <class P>
         bool await_suspend(std::coroutine_handle<P> parent) {
             promise_type& cp = h.promise();
             cp.slot = detail::slot_of(parent);
-            cp.clear_next();
+            cp.set_sink(&out);
             h.resume();
-            if (h.done()) return false;
+            if (!out.empty()) {
+                h = {};
+                return false;
+            }
             cp.set_continuation(parent);
             return true;
         }
 
         // By value (not T&&): the temporary task dies at the end of the full expression.
-        T await_resume() { return std::move(h.promise().result).value(); }
+        T await_resume() {
+            if (!out.empty() || !h) [[likely]]
+                return std::move(out).value();
+            return std::move(h.promise().result).value();
+        }
     };
 
     awaiter operator co_await() && noexcept { return awaiter{h_}; }

@@ -14,11 +14,13 @@ namespace corio {
 
 namespace detail {
 
-// 56 bytes, in every sleeping frame: the loop is found through the thread, not stored.
+// 56 bytes, in every sleeping frame: the loop is found through the thread, not stored;
+// the deadline waits in the timer node.
 class sleep_awaiter : timer_node, cancellable {
 public:
-    explicit sleep_awaiter(std::int64_t deadline_ns, bool yield_only) noexcept
-        : yield_(yield_only), deadline_(deadline_ns) {}
+    explicit sleep_awaiter(std::int64_t deadline_ns, bool yield_only) noexcept : yield_(yield_only) {
+        deadline = deadline_ns;
+    }
     sleep_awaiter(sleep_awaiter&&) noexcept = default; // only before it is awaited
     ~sleep_awaiter() {
         if (pending()) event_loop::current().cancel_timer(this);
@@ -35,7 +37,7 @@ public:
             loop.post(h); // sleep(0): behind everything already ready
         } else {
             fire = &on_fire;
-            loop.add_timer(this, deadline_);
+            loop.add_timer(this, deadline);
         }
         return true;
     }
@@ -63,7 +65,6 @@ private:
     }
 
     bool yield_;
-    std::int64_t deadline_;
     std::coroutine_handle<> handle_;
 };
 
@@ -94,7 +95,8 @@ namespace detail {
 template <class T>
 class timeout_awaiter : child_group, timer_node {
 public:
-    timeout_awaiter(task<T> t, std::int64_t deadline_ns) : child_(std::move(t)), deadline_(deadline_ns) {
+    timeout_awaiter(task<T> t, std::int64_t deadline_ns) : child_(std::move(t)) {
+        deadline = deadline_ns;
         fire = &on_timeout;
         child_finished = &on_child_finished;
         cancel_children = &on_cancel_children;
@@ -110,7 +112,7 @@ public:
     bool await_suspend(std::coroutine_handle<P> h) {
         loop_ = &event_loop::current();
         return begin(h, 1, [this] {
-            loop_->add_timer(this, deadline_);
+            loop_->add_timer(this, deadline);
             child_.start(this);
         });
     }
@@ -142,7 +144,6 @@ private:
     }
 
     child<T> child_;
-    std::int64_t deadline_;
     event_loop* loop_ = nullptr;
     bool timed_out_ = false;
 };

@@ -24,10 +24,13 @@ namespace corio::detail {
 inline std::atomic<long> live_frames{0};
 #endif
 
+// The per-thread lists are plain constant-initialised data, so the hot path pays no
+// thread_local initialisation guard; a separate guarded object frees the lists at thread
+// exit, and is first touched on the slow path that lets the lists start keeping frames.
 class frame_cache {
 public:
     static constexpr std::size_t granule = 16;
-    static constexpr std::size_t classes = 32;      // frames up to 512 bytes are recycled
+    static constexpr std::size_t classes = 32;      // frames up to 504 bytes are recycled
     static constexpr std::size_t max_cached = 256;  // per class: what an idle thread keeps
 
     void* allocate(std::size_t n) {
@@ -40,7 +43,7 @@ public:
             --b.count;
             return f;
         }
-        if (c < classes) n = (c + 1) * granule; // so the block can serve its whole class later
+        if (c < classes) n = block_size(c); // so the block can serve its whole class later
 #endif
         return ::operator new(n);
     }
@@ -48,7 +51,7 @@ public:
     void deallocate(void* p, [[maybe_unused]] std::size_t n) noexcept {
 #ifndef CORIO_NO_FRAME_CACHE
         std::size_t c = class_of(n);
-        if (c < classes && !dead_ && buckets_[c].count < max_cached) {
+        if (c < classes && buckets_[c].count < max_cached && (keeping_ || start_keeping())) {
             bucket& b = buckets_[c];
             node* f = static_cast<node*>(p);
             f->next = b.head;
@@ -60,8 +63,10 @@ public:
         ::operator delete(p);
     }
 
-    ~frame_cache() {
-        dead_ = true; // frames freed later in thread teardown go straight to delete
+    // Thread exit: frames freed later in teardown go straight to delete.
+    void release_all() noexcept {
+        keeping_ = false;
+        dead_ = true;
         for (bucket& b : buckets_)
             while (b.head) {
                 node* f = b.head;
@@ -78,31 +83,47 @@ private:
         node* head = nullptr;
         std::size_t count = 0;
     };
-    // Blocks of class c are allocated with the class's full size, so any frame of the
-    // class fits in a recycled one.
-    static std::size_t class_of(std::size_t n) noexcept { return (n + granule - 1) / granule - 1; }
+    // Blocks of class c are allocated with the class's full size, 16c + 8 bytes, so any
+    // frame of the class fits in a recycled one. The odd 8 is what malloc gives anyway:
+    // its chunks are 16-byte multiples with an 8-byte header, so rounding frames up to
+    // 16-byte multiples would cost a whole extra granule per frame (a 136-byte frame in
+    // a 160-byte chunk instead of 144).
+    static std::size_t class_of(std::size_t n) noexcept { return (n + 7) / granule; }
+    static std::size_t block_size(std::size_t c) noexcept { return c * granule + 8; }
+
+    bool start_keeping() noexcept;
 
     bucket buckets_[classes];
+    bool keeping_ = false; // the exit hook is armed and the thread is not exiting
     bool dead_ = false;
 };
 
-inline frame_cache& thread_frame_cache() noexcept {
-    thread_local frame_cache cache;
-    return cache;
+inline constinit thread_local frame_cache thread_frames;
+
+struct frame_cache_exit_hook {
+    ~frame_cache_exit_hook() { thread_frames.release_all(); }
+};
+
+inline bool frame_cache::start_keeping() noexcept {
+    if (dead_) return false;
+    thread_local frame_cache_exit_hook hook; // registers the exit hook on first use
+    (void)hook;
+    keeping_ = true;
+    return true;
 }
 
 inline void* allocate_frame(std::size_t n) {
 #ifdef CORIO_COUNT_FRAMES
     live_frames.fetch_add(1, std::memory_order_relaxed);
 #endif
-    return thread_frame_cache().allocate(n);
+    return thread_frames.allocate(n);
 }
 
 inline void deallocate_frame(void* p, std::size_t n) noexcept {
 #ifdef CORIO_COUNT_FRAMES
     live_frames.fetch_sub(1, std::memory_order_relaxed);
 #endif
-    thread_frame_cache().deallocate(p, n);
+    thread_frames.deallocate(p, n);
 }
 
 } // namespace corio::detail

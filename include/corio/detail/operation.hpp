@@ -52,9 +52,10 @@ struct completion {
 };
 
 // Shared by every corio promise: the cancellation slot awaiters find, and what to run
-// when the task finishes: the awaiting coroutine, or a completion record (spawned tasks,
-// group children), told apart by the low bit. Nothing (0) while the awaiter is still
-// inside await_suspend: the child then simply returns to it.
+// when the task finishes, told apart by the low bits: the awaiting coroutine (0), a
+// completion record (1: spawned tasks, group children), or the result slot of an awaiter
+// still inside await_suspend (2): the child then stores its result there, frees its own
+// frame at final_suspend and simply returns to that awaiter.
 struct promise_base {
     cancel_slot* slot = nullptr;
 
@@ -62,7 +63,13 @@ struct promise_base {
         next_ = reinterpret_cast<std::uintptr_t>(h.address());
     }
     void set_completion(completion* c) noexcept { next_ = reinterpret_cast<std::uintptr_t>(c) | 1; }
+    void set_sink(void* result) noexcept { next_ = reinterpret_cast<std::uintptr_t>(result) | 2; }
     void clear_next() noexcept { next_ = 0; }
+
+    // Where an inline awaiter wants the result, or null.
+    void* sink() const noexcept {
+        return (next_ & 3) == 2 ? reinterpret_cast<void*>(next_ & ~std::uintptr_t(3)) : nullptr;
+    }
 
     std::coroutine_handle<> on_finish() noexcept {
         if (next_ & 1) {
