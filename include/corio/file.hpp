@@ -68,15 +68,30 @@ task<file> open(std::string path, std::string mode);
 
 namespace detail {
 
-// A string of n bytes whose contents the caller overwrites; skips zero-filling where the
-// library lets us (it is a measurable share of a cached 256 KiB read).
-inline std::string make_buffer(std::size_t n) {
-    std::string s;
+// Gives s a size of n, contents to be overwritten; skips zero-filling where the library
+// lets us (a measurable share of a cached 256 KiB read).
+inline void size_for_overwrite(std::string& s, std::size_t n) {
 #if defined(__cpp_lib_string_resize_and_overwrite)
     s.resize_and_overwrite(n, [](char*, std::size_t k) { return k; });
 #else
     s.resize(n);
 #endif
+}
+inline std::string make_buffer(std::size_t n) {
+    std::string s;
+    size_for_overwrite(s, n);
+    return s;
+}
+
+// An empty string with room for n bytes, for a worker to size (read_chunk): the loop
+// thread allocates and frees the buffers a file reads into, never a worker. glibc
+// trims a worker's arena when another thread frees into it (a madvise per chunk or so,
+// and every page of the next chunk faulted in again), while one thread's malloc and free
+// of one size keep reusing the same memory. The zero-filling, when there is one, stays
+// on the worker: on the loop thread it held cached 256 KiB reads to 0.9x read(2).
+inline std::string reserve_buffer(std::size_t n) {
+    std::string s;
+    s.reserve(n);
     return s;
 }
 
@@ -123,12 +138,11 @@ inline std::pair<handle_ptr, std::uint64_t> open(std::string path, open_mode m) 
 }
 
 // Reads n - have bytes at `at` into s from offset `have` on and returns s, cut to what
-// was read (less only at EOF). The caller passes a buffer to reuse, or an empty string:
-// then the worker allocates it, off the loop thread (zero-filling a large chunk is a
-// measurable share of a cached read).
+// was read (less only at EOF). s comes from the loop thread with room for n bytes
+// (reserve_buffer), or sized n already (readinto's buffer).
 inline std::string read_chunk(handle_ptr h, std::string s, std::size_t n, std::uint64_t at,
                               std::size_t have) {
-    if (s.size() != n) s = make_buffer(n);
+    if (s.size() != n) size_for_overwrite(s, n);
     s.resize(have + h->pread_full(s.data() + have, n - have, at));
     return s;
 }
@@ -452,7 +466,11 @@ private:
     // Appends the next chunk of the file to the read buffer; returns its size (0: EOF).
     task<std::size_t> fill() {
         std::uint64_t at = pos_ + avail();
-        std::string chunk = co_await to_thread(detail::file_jobs::read_chunk, h_, std::string(), buffer_size, at, 0);
+        // Zero-filled here, not on the worker, unlike read-ahead buffers: the loop waits
+        // for this one anyway, and a worker filling memory the loop thread last touched
+        // made small reads (read(100)) 25% slower.
+        std::string chunk = co_await to_thread(detail::file_jobs::read_chunk, h_,
+                                               detail::make_buffer(buffer_size), buffer_size, at, 0);
         std::size_t n = chunk.size();
         if (rpos_ == rbuf_.size()) {
             rbuf_ = std::move(chunk);
@@ -475,7 +493,7 @@ private:
             co_return out;
         }
         co_await prepare_read();
-        std::string out = co_await read_direct(n, std::string());
+        std::string out = co_await read_direct(n, detail::reserve_buffer(n));
         start_read_ahead(out.size() == n, n);
         co_return out;
     }
@@ -515,7 +533,8 @@ private:
         if (ahead_size_ > read_ahead_max_chunk) return;
         std::size_t depth = std::clamp<std::size_t>(read_ahead_bytes / ahead_size_, 1, read_ahead_depth);
         for (; ahead_count_ < depth; ++ahead_count_) {
-            std::string buf = std::move(spare_); // the worker allocates if it does not fit
+            std::string buf = spare_.capacity() >= ahead_size_ ? std::move(spare_)
+                                                               : detail::reserve_buffer(ahead_size_);
             spare_ = std::string();
             ahead_[ahead_count_] = spawn(detail::file_jobs::read_ahead(
                 h_, std::move(buf), ahead_size_, ahead_at_ + ahead_count_ * ahead_size_));
@@ -538,8 +557,7 @@ private:
         }
     }
 
-    // What is buffered plus one pread for the rest, into a string of n bytes (`buf` if
-    // it has that size).
+    // What is buffered plus one pread for the rest, into buf (see read_chunk), n bytes in all.
     task<std::string> read_direct(std::size_t n, std::string buf) {
         std::size_t have = avail();
         std::uint64_t at = pos_ + have;
@@ -614,8 +632,6 @@ private:
     std::size_t rpos_ = 0;              // consumed part of rbuf_
     std::shared_ptr<std::string> wbuf_; // bytes to write at pos_ - size; never shared with a
                                         // job once it has returned
-        // Two chunks: while one worker finishes a chunk the next is already queued, and the
-    // loop allocates the buffer for the one after meanwhile.
     // Up to 1 MiB ahead in at most 4 chunks (at least one), and none for chunks over
     // 8 MiB, which amortise a round trip on their own. Several chunks, because a wake-up
     // can cost more than reading one cached chunk (tens of microseconds on a VM whose
