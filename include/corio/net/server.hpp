@@ -200,6 +200,8 @@ struct connection final : root_base, completion, server_task {
         server_task::slot = &(this->root_base::slot);
     }
     ~connection() {
+        // Unlinked here, while the token still keeps the server's list alive.
+        if (server_task::linked()) intrusive_list<server_task>::erase(*this);
         if (running) --token.state().connections;
     }
 
