@@ -255,7 +255,10 @@ private:
         w->disarm();
         w->hangup = error;
         io_wait_ended();
-        post(w->handle);
+        if (w->ready_fn)
+            post(w->ready_fn, static_cast<void*>(w));
+        else
+            post(w->handle);
     }
 
     bool can_progress() const noexcept {
@@ -339,7 +342,8 @@ namespace detail {
 class readiness_awaiter : public io_waiter {
 public:
     readiness_awaiter(io_state& s, bool for_write) noexcept : state_(s), write_(for_write) {}
-    readiness_awaiter(const readiness_awaiter&) = delete;
+    // Only before it is awaited (an operation object handed to spawn or gather moves).
+    readiness_awaiter(readiness_awaiter&& o) noexcept : io_waiter(o), state_(o.state_), write_(o.write_) {}
     // A frame destroyed while parked (abandoned at shutdown) must not leave the
     // descriptor pointing at it.
     ~readiness_awaiter() {
@@ -366,6 +370,18 @@ public:
         event_loop::current().io_wait_started();
         return true;
     }
+
+protected:
+    // From a ready_fn: waits for the next edge without resuming the task. False when a
+    // cancellation is pending instead (`cancelled` is then set: resume the task).
+    bool park_again() noexcept {
+        if (!arm(slot, &on_cancel)) return false;
+        (write_ ? state_.writer : state_.reader) = this;
+        event_loop::current().io_wait_started();
+        return true;
+    }
+
+public:
 
     // Returns true when the descriptor reported an error or hang-up.
     bool await_resume() const {

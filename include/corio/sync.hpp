@@ -23,6 +23,8 @@ struct waiter : list_hook, cancellable {
 
     waiter() = default;
     waiter(const waiter&) = delete;
+    // Only before it is queued (an awaiter handed to spawn or gather moves).
+    waiter(waiter&& o) noexcept : list_hook(), cancellable(o), handle(o.handle) {}
     ~waiter() {
         if (linked()) intrusive_list<waiter>::erase(*this);
     }

@@ -10,6 +10,9 @@ namespace corio::detail {
 
 struct io_waiter : cancellable {
     std::coroutine_handle<> handle;
+    // When set, an edge calls this (with the waiter) instead of resuming `handle`: an
+    // operation that retries its syscall there can park again without waking its task.
+    void (*ready_fn)(void*) = nullptr;
     bool hangup = false; // the event carried an error or hang-up
 };
 

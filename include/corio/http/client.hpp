@@ -78,9 +78,9 @@ struct limit_ctx {
     long long ms = 0;
 };
 
-// Awaits `t` within the request's deadline.
-template <class T>
-task<T> within(task<T> t, const limit_ctx& lim) {
+// Awaits `t` (a task or an operation such as a stream read) within the request's deadline.
+template <class A>
+task<corio::detail::await_result_t<A>> within(A t, const limit_ctx& lim) {
     if (!lim.at) co_return co_await std::move(t);
     auto left = *lim.at - clock::now();
     if (left <= clock::duration::zero()) throw request_timeout(lim.url, lim.ms);

@@ -25,8 +25,10 @@
 //   - write() does not suspend, so there is nothing to cancel.
 // One reader and one writer at a time: a second concurrent reader throws logic_error.
 #include <algorithm>
+#include <coroutine>
 #include <cstddef>
 #include <cstring>
+#include <exception>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -323,18 +325,60 @@ inline void stream_core::start_flusher(const std::shared_ptr<stream_core>& self)
     }
 }
 
-// The common case (nothing buffered, data already queued in the kernel) is one recv and
-// one copy inside this single frame; only EAGAIN parks.
-inline task<std::string> read_some(stream_core& c, std::size_t n) {
-    if (n == 0) co_return std::string();
-    for (;;) {
-        if (c.available() > 0) co_return c.take(std::min(n, c.available()));
-        long got = c.recv_once(n);
-        if (got > 0) co_return std::string(recv_scratch(), static_cast<std::size_t>(got));
-        if (got == 0) co_return std::string();
-        co_await readable(c.sock.io);
+// read(n) is an awaitable object rather than a coroutine: no frame per read (nor per idle
+// connection), and when bytes are buffered or already queued in the kernel the task does
+// not suspend at all. Otherwise it parks on the descriptor; an edge retries the recv
+// right there and resumes the task only with an answer (a stale edge parks again).
+class read_some_op : public readiness_awaiter {
+public:
+    read_some_op(stream_core& c, std::size_t n) noexcept : readiness_awaiter(c.sock.io, false), c_(c), n_(n) {
+        ready_fn = &on_ready;
     }
-}
+    read_some_op(read_some_op&&) noexcept = default; // only before it is awaited
+
+    bool await_ready() { return attempt(); }
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+        return readiness_awaiter::await_suspend(h);
+    }
+    std::string await_resume() {
+        if (error_) std::rethrow_exception(error_);
+        if (!done_) readiness_awaiter::await_resume(); // throws cancelled_error
+        return std::move(out_);
+    }
+
+private:
+    // True with the answer in out_; false when the socket has nothing yet.
+    bool attempt() {
+        if (n_ > 0) {
+            if (c_.available() > 0) {
+                out_ = c_.take(std::min(n_, c_.available()));
+            } else {
+                long got = c_.recv_once(n_);
+                if (got < 0) return false;
+                out_.assign(recv_scratch(), static_cast<std::size_t>(got));
+            }
+        }
+        done_ = true;
+        return true;
+    }
+
+    static void on_ready(void* p) noexcept {
+        auto* self = static_cast<read_some_op*>(static_cast<io_waiter*>(p));
+        try {
+            if (!self->attempt() && self->park_again()) return;
+        } catch (...) { // the socket's error: the task rethrows it
+            self->error_ = std::current_exception();
+        }
+        self->handle.resume();
+    }
+
+    stream_core& c_;
+    std::size_t n_;
+    std::string out_;
+    std::exception_ptr error_;
+    bool done_ = false;
+};
 
 inline task<std::string> read_to_eof(stream_core& c) {
     while (!c.eof)
@@ -382,13 +426,29 @@ inline task<std::string> read_until(stream_core& c, std::string_view fixed, std:
     }
 }
 
-inline task<void> drain(stream_core& c) {
-    for (;;) {
-        if (c.write_error) c.throw_write_error();
-        if (!c.paused) co_return;
-        co_await c.changed.wait();
+// An awaitable rather than a coroutine: drain() after every write costs nothing while
+// the buffer is below the high-water mark.
+class drain_op {
+public:
+    explicit drain_op(stream_core& c) noexcept : c_(c), wait_(c.changed) {}
+    bool await_ready() const {
+        if (c_.write_error) c_.throw_write_error();
+        return !c_.paused;
     }
-}
+    // `changed` is only notified when the buffer stops being paused, or on close.
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+        return wait_.await_suspend(h);
+    }
+    void await_resume() const {
+        wait_.await_resume();
+        if (c_.write_error) c_.throw_write_error();
+    }
+
+private:
+    stream_core& c_;
+    event::awaiter wait_;
+};
 
 inline task<void> wait_closed(stream_core& c) {
     while (c.sock.is_open()) co_await c.changed.wait();
@@ -419,7 +479,7 @@ public:
     // ---------------------------------------------------------------- reading
 
     // Up to n bytes; waits only when nothing is buffered. "" at EOF (or for n == 0).
-    task<std::string> read(std::size_t n) { return detail::read_some(core(), n); }
+    detail::read_some_op read(std::size_t n) { return {core(), n}; }
     // Everything until EOF.
     task<std::string> read() { return detail::read_to_eof(core()); }
     // Exactly n bytes; at EOF first, incomplete_read_error with the partial bytes (consumed).
@@ -449,7 +509,7 @@ public:
     void write(std::string_view data) { core().write(data, core_); }
     // Waits while the buffer is above the high-water mark, until it is at or below the
     // low-water mark; throws the write error if sending failed.
-    task<void> drain() { return detail::drain(core()); }
+    detail::drain_op drain() { return detail::drain_op(core()); }
     // Half-close: the peer reads EOF once the buffer is sent; reading still works.
     void write_eof() { core().write_eof(); }
     bool can_write_eof() const noexcept { return true; }
