@@ -14,6 +14,11 @@ namespace corio {
 // What a void child contributes to gather's tuple.
 using void_value = std::monostate;
 
+namespace detail {
+template <class T>
+struct outcome_filler;
+}
+
 template <class T>
 class outcome {
     using stored = std::conditional_t<std::is_reference_v<T>,
@@ -34,11 +39,7 @@ public:
     template <class U>
     void set_value(U&& v) {
         reset();
-        if constexpr (std::is_reference_v<T>)
-            ::new (static_cast<void*>(&value_)) stored(std::addressof(v));
-        else
-            ::new (static_cast<void*>(&value_)) stored(std::forward<U>(v));
-        state_ = state::value;
+        emplace_value(std::forward<U>(v));
     }
     void set_exception(std::exception_ptr e) noexcept {
         reset();
@@ -72,7 +73,18 @@ public:
     }
 
 private:
+    friend struct detail::outcome_filler<T>;
     enum class state : unsigned char { empty, value, error };
+
+    // Only on an empty outcome.
+    template <class U>
+    void emplace_value(U&& v) {
+        if constexpr (std::is_reference_v<T>)
+            ::new (static_cast<void*>(&value_)) stored(std::addressof(v));
+        else
+            ::new (static_cast<void*>(&value_)) stored(std::forward<U>(v));
+        state_ = state::value;
+    }
 
     // The throwing part stays out of line, so reading a value inlines to a test.
     void check() const {
@@ -121,9 +133,26 @@ public:
     }
 
 private:
+    friend struct detail::outcome_filler<void>;
     enum class state : unsigned char { empty, value, error };
     std::exception_ptr error_;
     state state_ = state::empty;
 };
+
+namespace detail {
+// For a task returning straight into its awaiter's outcome, known to be empty: skips the
+// reset that set_value must do.
+template <class T>
+struct outcome_filler {
+    template <class U>
+    static void fill(outcome<T>& o, U&& v) {
+        o.emplace_value(std::forward<U>(v));
+    }
+};
+template <>
+struct outcome_filler<void> {
+    static void fill(outcome<void>& o) noexcept { o.state_ = outcome<void>::state::value; }
+};
+} // namespace detail
 
 } // namespace corio

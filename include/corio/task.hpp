@@ -31,7 +31,7 @@ struct task_promise_base : promise_base {
     };
 
     std::suspend_always initial_suspend() const noexcept { return {}; }
-    final_awaiter final_suspend() const noexcept { return {sink() != nullptr}; }
+    final_awaiter final_suspend() const noexcept { return {has_sink()}; }
 
     static void* operator new(std::size_t n) { return allocate_frame(n); }
     static void operator delete(void* p, std::size_t n) noexcept { deallocate_frame(p, n); }
@@ -43,15 +43,17 @@ struct task_promise : task_promise_base {
 
     // The result goes straight to an inline awaiter, if there is one.
     outcome<T>& target() noexcept {
-        void* s = sink();
-        return s ? *static_cast<outcome<T>*>(s) : result;
+        return has_sink() ? *static_cast<outcome<T>*>(sink()) : result;
     }
 
     task<T> get_return_object() noexcept;
     void unhandled_exception() noexcept { target().set_exception(std::current_exception()); }
     template <class U = T>
     void return_value(U&& v) {
-        target().set_value(std::forward<U>(v));
+        if (has_sink()) // the inline awaiter's outcome is still empty: no reset
+            outcome_filler<T>::fill(*static_cast<outcome<T>*>(sink()), std::forward<U>(v));
+        else
+            result.set_value(std::forward<U>(v));
     }
 };
 
@@ -60,13 +62,17 @@ struct task_promise<void> : task_promise_base {
     outcome<void> result;
 
     outcome<void>& target() noexcept {
-        void* s = sink();
-        return s ? *static_cast<outcome<void>*>(s) : result;
+        return has_sink() ? *static_cast<outcome<void>*>(sink()) : result;
     }
 
     task<void> get_return_object() noexcept;
     void unhandled_exception() noexcept { target().set_exception(std::current_exception()); }
-    void return_void() noexcept { target().set_value(); }
+    void return_void() noexcept {
+        if (has_sink())
+            outcome_filler<void>::fill(*static_cast<outcome<void>*>(sink()));
+        else
+            result.set_value();
+    }
 };
 
 } // namespace detail

@@ -66,10 +66,10 @@ struct promise_base {
     void set_sink(void* result) noexcept { next_ = reinterpret_cast<std::uintptr_t>(result) | 2; }
     void clear_next() noexcept { next_ = 0; }
 
-    // Where an inline awaiter wants the result, or null.
-    void* sink() const noexcept {
-        return (next_ & 3) == 2 ? reinterpret_cast<void*>(next_ & ~std::uintptr_t(3)) : nullptr;
-    }
+    // Whether an inline awaiter wants the result, and where (only if it does). Tag 3 is
+    // never used, so one bit test tells.
+    bool has_sink() const noexcept { return next_ & 2; }
+    void* sink() const noexcept { return reinterpret_cast<void*>(next_ - 2); }
 
     std::coroutine_handle<> on_finish() noexcept {
         if (next_ & 1) {
