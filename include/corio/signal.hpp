@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "corio/detail/signal_watch.hpp"
+#include "corio/event.hpp"
 #include "corio/loop.hpp"
-#include "corio/sync.hpp"
 #include "corio/task.hpp"
 
 namespace corio {
