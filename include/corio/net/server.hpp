@@ -318,7 +318,7 @@ inline task<void> serve_forever(std::shared_ptr<server_state> st) {
         cancelled = true;
     }
     st->close();
-    co_await wait_server_closed(st);
+    while (st->live != 0) co_await st->done.wait(); // wait_server_closed, without a frame
     if (cancelled) throw cancelled_error();
 }
 
