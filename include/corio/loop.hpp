@@ -2,7 +2,6 @@
 // event_loop: one per thread. Ready queue, timer heap, reactor, the queue other threads
 // post to, the list of spawned tasks, and the services (worker pool, ...) it owns.
 #include <atomic>
-#include <chrono>
 #include <climits>
 #include <cstdint>
 #include <cstdio>
@@ -16,6 +15,7 @@
 #endif
 
 #include "corio/detail/callback.hpp"
+#include "corio/detail/chrono.hpp"
 #include "corio/detail/intrusive_list.hpp"
 #include "corio/detail/reactor.hpp"
 #include "corio/detail/scheduler.hpp"

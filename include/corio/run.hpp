@@ -9,15 +9,15 @@
 // program does; if main caught the cancellation and returned, run() returns its value. A
 // second SIGINT while main unwinds kills the process at once. run() leaves SIGINT alone
 // when it is not on the main thread, when SIGINT already has a handler or is ignored, when
-// main watches SIGINT itself with a signal_set, and when asked not to:
+// main watches SIGINT itself with a signal_set (for as long as the set exists), and when
+// asked not to:
 // `corio::run(main(), corio::run_options{.handle_sigint = false})`.
-#include <memory>
-#include <system_error>
+#include <csignal>
 #include <utility>
 
 #include "corio/detail/awaitable_traits.hpp"
+#include "corio/detail/sigint.hpp"
 #include "corio/loop.hpp"
-#include "corio/signal.hpp"
 #include "corio/spawn.hpp"
 
 namespace corio {
@@ -27,18 +27,6 @@ struct run_options {
 };
 
 namespace detail {
-
-template <class T>
-task<void> cancel_main_on_sigint(std::unique_ptr<signal_set> watch, task_handle<T> main,
-                                 bool* interrupted) {
-    // A local, not the parameter: parameters live as long as the frame, which a
-    // task_handle keeps past the body, and the set must go before the loop's services.
-    std::unique_ptr<signal_set> sigint = std::move(watch);
-    co_await sigint->wait();
-    sigint.reset(); // from now on SIGINT acts by default: a stuck shutdown can be interrupted
-    *interrupted = true;
-    main.cancel();
-}
 
 template <class T>
 bool ended_by_cancellation(task_handle<T>& h) {
@@ -58,23 +46,17 @@ auto run(Awaitable&& main, run_options options = {}) {
     bool interrupted = false;
     {
         event_loop loop;
-        std::unique_ptr<signal_set> sigint;
-        // Watching starts before main runs, so the worker threads main starts inherit
-        // the blocked mask and SIGINT never lands on them.
-        if (options.handle_sigint && detail::on_main_thread() &&
-            detail::has_default_action(SIGINT)) {
-            try {
-                sigint = std::make_unique<signal_set>(detail::fallback_watch,
-                                                      std::initializer_list<int>{SIGINT});
-            } catch (const std::system_error&) {
-                // No descriptor to spare (a lowered RLIMIT_NOFILE): run without Ctrl-C handling.
+        // Caught before main runs, so nothing main starts can miss the handler.
+        detail::sigint_catcher sigint(loop.reactor(), options.handle_sigint && detail::on_main_thread());
+        handle = spawn(std::forward<Awaitable>(main));
+        const bool& done = handle.done_flag();
+        while (!done) {
+            loop.turn();
+            if (sigint.take()) { // the handler has reset itself: a second SIGINT kills
+                interrupted = true;
+                handle.cancel();
             }
         }
-        handle = spawn(std::forward<Awaitable>(main));
-        task_handle<void> watcher;
-        if (sigint)
-            watcher = spawn(detail::cancel_main_on_sigint(std::move(sigint), handle, &interrupted));
-        loop.run_until(handle.done_flag());
         loop.shutdown();
     }
     if (interrupted && detail::ended_by_cancellation(handle))

@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "corio/detail/signal_watch.hpp"
+#include "corio/event.hpp"
 #include "corio/loop.hpp"
-#include "corio/sync.hpp"
 #include "corio/task.hpp"
 
 namespace corio {
@@ -29,14 +29,6 @@ namespace corio {
 class signal_set;
 
 namespace detail {
-
-// Marks run()'s own SIGINT watcher: it hears a signal only when no other set watches it,
-// so a program that waits for SIGINT itself overrides run()'s default, as a handler added
-// with loop.add_signal_handler overrides asyncio.run's.
-struct fallback_watch_t {
-    explicit fallback_watch_t() = default;
-};
-inline constexpr fallback_watch_t fallback_watch{};
 
 // The loop's one signal descriptor and the sets listening to it.
 class signal_service final : public loop_service {
@@ -100,10 +92,17 @@ class signal_set {
 public:
     // Starts watching `signals` on the running loop. Throws std::invalid_argument for a
     // signal that cannot be watched (SIGKILL, SIGSTOP, out of range).
-    signal_set(std::initializer_list<int> signals) : signal_set(signals, false) {}
-    signal_set() : signal_set({}, false) {}
-    signal_set(detail::fallback_watch_t, std::initializer_list<int> signals)
-        : signal_set(signals, true) {}
+    signal_set(std::initializer_list<int> signals)
+        : svc_(&event_loop::current().service<detail::signal_service>()) {
+        svc_->attach(this);
+        try {
+            for (int s : signals) add(s);
+        } catch (...) {
+            release();
+            throw;
+        }
+    }
+    signal_set() : signal_set({}) {}
 
     ~signal_set() { release(); }
     signal_set(const signal_set&) = delete;
@@ -138,17 +137,6 @@ public:
 private:
     friend class detail::signal_service;
 
-    signal_set(std::initializer_list<int> signals, bool fallback)
-        : svc_(&event_loop::current().service<detail::signal_service>()), fallback_(fallback) {
-        svc_->attach(this);
-        try {
-            for (int s : signals) add(s);
-        } catch (...) {
-            release();
-            throw;
-        }
-    }
-
     void release() noexcept {
         if (!svc_) return;
         for (int s : signals_) svc_->unwatch(s);
@@ -165,7 +153,6 @@ private:
     detail::signal_service* svc_;
     std::vector<int> signals_;
     std::vector<int> pending_; // arrived, not yet returned by wait(); oldest first
-    bool fallback_;
 };
 
 namespace detail {
@@ -174,15 +161,8 @@ inline void signal_service::dispatch() {
     bool any = false;
     while (int signo = source_.next()) {
         any = true;
-        bool taken = false;
         for (signal_set* s : sets_)
-            if (!s->fallback_ && s->contains(signo)) {
-                s->record(signo);
-                taken = true;
-            }
-        if (!taken)
-            for (signal_set* s : sets_)
-                if (s->fallback_ && s->contains(signo)) s->record(signo);
+            if (s->contains(signo)) s->record(signo);
     }
     if (!any) return;
     notify_all();

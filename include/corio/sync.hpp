@@ -13,80 +13,9 @@
 #include "corio/detail/operation.hpp"
 #include "corio/detail/scheduler.hpp"
 #include "corio/errors.hpp"
+#include "corio/event.hpp"
 
 namespace corio {
-
-namespace detail {
-
-struct waiter : list_hook, cancellable {
-    std::coroutine_handle<> handle;
-
-    waiter() = default;
-    waiter(const waiter&) = delete;
-    // Only before it is queued (an awaiter handed to spawn or gather moves).
-    waiter(waiter&& o) noexcept : list_hook(), cancellable(o), handle(o.handle) {}
-    ~waiter() {
-        if (linked()) intrusive_list<waiter>::erase(*this);
-    }
-
-    // Queues on `list` and arms cancellation; false if a cancel was already pending.
-    template <class P>
-    bool park(intrusive_list<waiter>& list, std::coroutine_handle<P> h) {
-        handle = h;
-        if (!arm(slot_of(h), &on_cancel)) return false;
-        list.push_back(*this);
-        return true;
-    }
-    // Completes the wait: from here on a cancel can no longer undo it.
-    static void wake(waiter& w) {
-        intrusive_list<waiter>::erase(w);
-        w.disarm();
-        current_scheduler().post(w.handle);
-    }
-    void resume_or_throw() const {
-        if (cancelled) throw cancelled_error();
-    }
-
-private:
-    static void on_cancel(operation* op) noexcept {
-        auto* w = static_cast<waiter*>(static_cast<cancellable*>(op));
-        if (w->linked()) intrusive_list<waiter>::erase(*w);
-        w->cancelled = true;
-        current_scheduler_ptr->post(w->handle);
-    }
-};
-
-} // namespace detail
-
-// asyncio.Event
-class event {
-public:
-    bool is_set() const noexcept { return set_; }
-    void set() {
-        set_ = true;
-        while (!waiters_.empty()) detail::waiter::wake(waiters_.front());
-    }
-    void clear() noexcept { set_ = false; }
-
-    class awaiter : detail::waiter {
-    public:
-        explicit awaiter(event& e) noexcept : e_(e) {}
-        bool await_ready() const noexcept { return e_.set_; }
-        template <class P>
-        bool await_suspend(std::coroutine_handle<P> h) {
-            return park(e_.waiters_, h);
-        }
-        void await_resume() const { resume_or_throw(); }
-
-    private:
-        event& e_;
-    };
-    awaiter wait() noexcept { return awaiter(*this); }
-
-private:
-    detail::intrusive_list<detail::waiter> waiters_;
-    bool set_ = false;
-};
 
 // asyncio.Lock. `co_await l.acquire()` then `l.release()`, or hold the guard from
 // `co_await l.scoped()`.

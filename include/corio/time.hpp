@@ -1,10 +1,10 @@
 #pragma once
 // sleep, sleep_until and wait_for.
-#include <chrono>
 #include <coroutine>
 #include <optional>
 
 #include "corio/detail/child.hpp"
+#include "corio/detail/chrono.hpp"
 #include "corio/detail/timer_heap.hpp"
 #include "corio/errors.hpp"
 #include "corio/loop.hpp"

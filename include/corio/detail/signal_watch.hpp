@@ -23,10 +23,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#if defined(__linux__)
-#include <sys/syscall.h>
-#endif
-
 // CORIO_SIGNAL_KQUEUE forces the kqueue variant (to compile-check it elsewhere).
 #if defined(__linux__) && !defined(CORIO_SIGNAL_KQUEUE)
 #include <sys/signalfd.h>
@@ -35,9 +31,6 @@
 #include <fcntl.h>
 #include <sys/event.h>
 #include <sys/time.h>
-#if __has_include(<pthread_np.h>)
-#include <pthread_np.h>
-#endif
 #ifndef CORIO_SIGNAL_KQUEUE
 #define CORIO_SIGNAL_KQUEUE 1
 #endif
@@ -60,37 +53,6 @@ inline void check_signal_number(int signo) {
     if (sigaddset(&probe, signo) != 0) // e.g. the real-time signals the C library reserves
         throw std::invalid_argument("corio: signal " + std::to_string(signo) +
                                     " is reserved by the C library");
-}
-
-// asyncio.run only takes over SIGINT on the main thread and only while nobody else has
-// installed a handler or asked for it to be ignored (a shell starts background jobs with
-// SIGINT ignored); run() follows the same rule.
-inline bool on_main_thread() noexcept {
-#if defined(__linux__)
-    return ::syscall(SYS_gettid) == ::getpid();
-#elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__)
-    return ::pthread_main_np() != 0;
-#else
-    return true;
-#endif
-}
-
-inline bool has_default_action(int signo) noexcept {
-    struct sigaction sa {};
-    if (::sigaction(signo, nullptr, &sa) != 0) return false;
-    return !(sa.sa_flags & SA_SIGINFO) && sa.sa_handler == SIG_DFL;
-}
-
-// Lets `signo` take its default action against this process now: used by run() to exit
-// "killed by SIGINT" once the interrupted program has cleaned up. Returns only if the
-// process survives (the signal's default action does not terminate it).
-inline void reraise_with_default_action(int signo) noexcept {
-    ::signal(signo, SIG_DFL);
-    sigset_t one;
-    sigemptyset(&one);
-    sigaddset(&one, signo);
-    ::raise(signo); // pending if blocked; delivered by the unblock below
-    ::pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
 }
 
 // Blocks the asynchronous signals in the calling thread for its scope. Threads started

@@ -17,7 +17,6 @@
 // Requests take their arguments by value (they are coroutines); a response may outlive
 // the client that made it.
 #include <algorithm>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -33,6 +32,7 @@
 #include <utility>
 #include <vector>
 
+#include "corio/detail/chrono.hpp"
 #include "corio/detail/socket_probe.hpp"
 #include "corio/errors.hpp"
 #include "corio/http/errors.hpp"

@@ -4,7 +4,6 @@
 // (ECONNREFUSED) naming the address. Cancelling it (or bounding it with wait_for) closes
 // the half-open socket: the descriptor is owned by the connecting frame from the start.
 #include <algorithm>
-#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -12,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "corio/detail/chrono.hpp"
 #include "corio/detail/socket.hpp"
 #include "corio/net/address.hpp"
 #include "corio/net/resolve.hpp"

@@ -4,7 +4,9 @@
 // std::system_error (getaddrinfo's category, or errno's) whose message names the host.
 // Cancelling a resolve returns at once; a lookup already running finishes on its worker
 // and its answer is dropped.
+#include <coroutine>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -37,18 +39,45 @@ inline std::vector<endpoint> resolve_blocking(const std::string& host, std::uint
     return out;
 }
 
-// `passive`: addresses to listen on (an empty host means every interface).
-inline task<std::vector<endpoint>> resolve_for(std::string host, std::uint16_t port, bool passive) {
-    std::vector<endpoint> out;
-    if (resolve_numeric(host, port, out)) co_return out;
-    co_return co_await to_thread(&resolve_blocking, std::move(host), port, passive);
+// `passive`: addresses to listen on (an empty host means every interface). An awaiter,
+// not a coroutine: a numeric host (the common case for servers) is answered in
+// await_ready, without a frame; only a name goes to the pool.
+class [[nodiscard]] resolve_awaiter {
+    using lookup = to_thread_awaiter<std::vector<endpoint> (*)(const std::string&, std::uint16_t, bool),
+                                     std::string, std::uint16_t, bool>;
+
+public:
+    resolve_awaiter(std::string host, std::uint16_t port, bool passive)
+        : host_(std::move(host)), port_(port), passive_(passive) {}
+
+    bool await_ready() { return resolve_numeric(host_, port_, out_); }
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+        lookup_.emplace(&resolve_blocking, std::move(host_), port_, passive_);
+        return lookup_->await_suspend(h);
+    }
+    std::vector<endpoint> await_resume() {
+        if (lookup_) return lookup_->await_resume();
+        return std::move(out_);
+    }
+
+private:
+    std::string host_;
+    std::uint16_t port_;
+    bool passive_;
+    std::vector<endpoint> out_;
+    std::optional<lookup> lookup_;
+};
+
+inline resolve_awaiter resolve_for(std::string host, std::uint16_t port, bool passive) {
+    return {std::move(host), port, passive};
 }
 
 } // namespace detail
 
 // The addresses `host` names, in getaddrinfo's order of preference.
 inline task<std::vector<endpoint>> resolve(std::string host, std::uint16_t port) {
-    return detail::resolve_for(std::move(host), port, false);
+    co_return co_await detail::resolve_for(std::move(host), port, false);
 }
 
 } // namespace corio

@@ -18,7 +18,6 @@
 // GCC 12: name a capturing lambda before `co_await start_server(handler, ...)`. Written
 // inside the co_await expression, such a lambda is destroyed twice by that compiler.
 #include <algorithm>
-#include <chrono>
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
@@ -32,15 +31,16 @@
 #include <vector>
 
 #include "corio/detail/awaitable_traits.hpp"
+#include "corio/detail/chrono.hpp"
 #include "corio/detail/intrusive_list.hpp"
 #include "corio/detail/operation.hpp"
 #include "corio/detail/socket.hpp"
+#include "corio/event.hpp"
 #include "corio/loop.hpp"
 #include "corio/net/address.hpp"
 #include "corio/net/resolve.hpp"
 #include "corio/net/stream.hpp"
 #include "corio/spawn.hpp"
-#include "corio/sync.hpp"
 #include "corio/task.hpp"
 #include "corio/time.hpp"
 
@@ -318,7 +318,7 @@ inline task<void> serve_forever(std::shared_ptr<server_state> st) {
         cancelled = true;
     }
     st->close();
-    co_await wait_server_closed(st);
+    while (st->live != 0) co_await st->done.wait(); // wait_server_closed, without a frame
     if (cancelled) throw cancelled_error();
 }
 

@@ -37,10 +37,10 @@
 
 #include "corio/detail/socket.hpp"
 #include "corio/errors.hpp"
+#include "corio/event.hpp"
 #include "corio/loop.hpp"
 #include "corio/net/address.hpp"
 #include "corio/spawn.hpp"
-#include "corio/sync.hpp"
 #include "corio/task.hpp"
 
 namespace corio {
