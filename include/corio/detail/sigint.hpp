@@ -82,7 +82,10 @@ public:
     sigint_catcher& operator=(const sigint_catcher&) = delete;
 
     // True once per arrival: the handler has run since the last call.
-    bool take() noexcept { return installed_ && sigint_arrived.exchange(false); }
+    // Called every loop turn: a plain load first, the exchange only once one arrived.
+    bool take() noexcept {
+        return installed_ && sigint_arrived.load(std::memory_order_relaxed) && sigint_arrived.exchange(false);
+    }
 
     // Gives SIGINT back its default action, unless the program installed its own since.
     void release() noexcept {

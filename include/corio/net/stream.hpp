@@ -336,11 +336,7 @@ public:
     }
     read_some_op(read_some_op&&) noexcept = default; // only before it is awaited
 
-    bool await_ready() { return attempt(); }
-    template <class P>
-    bool await_suspend(std::coroutine_handle<P> h) {
-        return readiness_awaiter::await_suspend(h);
-    }
+    bool await_ready() { return attempt(); } // await_suspend: readiness_awaiter's parking
     std::string await_resume() {
         if (error_) std::rethrow_exception(error_);
         if (!done_) readiness_awaiter::await_resume(); // throws cancelled_error
