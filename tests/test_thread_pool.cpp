@@ -450,32 +450,47 @@ corio::task<long> handoff_chain(int id, int n) {
 
 TEST_CASE("handoffs racing with the polling loop and workers: every result arrives") {
     // Nothing in the loop has a timer: a completion or post whose wake-up got lost would
-    // hang here until the ctest timeout. Posts from a foreign thread race with the same
-    // wake-up logic, and the last of them may come after every job is done.
-    for (std::size_t workers : {1, 2, 4}) {
-        constexpr int chains = 3, jobs = 2000, posts = 20000;
+    // hang here until the ctest timeout. A foreign thread posts all along, a few
+    // microseconds apart, so its posts too land while the loop polls, as it stops, and
+    // while it sleeps. One chain alone lets the loop poll (it does not while more jobs are
+    // out than it has CPUs to spare).
+    struct config {
+        std::size_t workers;
+        int chains;
+    };
+    for (config cfg : {config{1, 1}, config{2, 1}, config{4, 1}, config{2, 3}, config{4, 3}}) {
+        const std::size_t workers = cfg.workers;
+        const int chains = cfg.chains;
+        constexpr int jobs = 2000;
         long total = 0;
-        int received = 0;
+        int posted = 0, received = 0;
         corio::run([&]() -> corio::task<void> {
             corio::event_loop& loop = corio::event_loop::current();
             loop.service<corio::thread_pool>().set_thread_count(workers);
-            corio::event all_posted;
+            corio::event arrived;
+            std::atomic<bool> stop{false};
             std::thread poster([&] {
-                for (int i = 0; i < posts; ++i) {
+                for (int i = 0; !stop.load(); ++i) {
                     loop.call_soon_threadsafe([&] {
-                        if (++received == posts) all_posted.set();
+                        ++received;
+                        arrived.set();
                     });
-                    if (i % 64 == 0) std::this_thread::yield();
+                    ++posted;
+                    busy_for(i * 13 % 80, 0);
                 }
             });
             std::vector<corio::task<long>> tasks;
             for (int c = 0; c < chains; ++c) tasks.push_back(handoff_chain(c, jobs));
             std::vector<long> sums = co_await corio::gather(std::move(tasks));
             for (long s : sums) total += s;
-            co_await all_posted.wait();
-            poster.join();
+            stop = true;
+            poster.join(); // posting never waits for the loop
+            while (received < posted) {
+                arrived.clear();
+                co_await arrived.wait();
+            }
         }());
         CHECK(total == chains * (long{jobs} * (jobs - 1) / 2));
-        CHECK(received == posts);
+        CHECK(received == posted);
     }
 }

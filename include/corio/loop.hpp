@@ -185,7 +185,7 @@ public:
     void turn() {
         drain_remote();
         int timeout = ready_.empty() ? poll_timeout() : 0;
-        if (timeout != 0 && posts_expected_ > 0 && spin_armed_ && spin_for_remote()) {
+        if (timeout != 0 && posts_expected_ > 0 && spin_for_remote()) {
             drain_remote();
             timeout = 0;
         }
@@ -306,11 +306,16 @@ private:
         }
     }
 
-    // True when something was posted meanwhile. A poll that comes back empty disarms
-    // polling until the next post arrives: the jobs out are slow ones, and a loop woken
-    // for I/O meanwhile must not burn the budget again on every turn.
-    bool spin_for_remote() noexcept {
-        if (!detail::spinning_pays()) return false;
+    // True when something was posted meanwhile. Only when the jobs out leave the loop a
+    // CPU of its own: with a job running on every CPU, polling would slow a worker down.
+    // A poll that comes back empty disarms polling until the next post arrives (the jobs
+    // out are slow ones, and a loop woken for I/O meanwhile must not burn the budget again
+    // on every turn), and backs off for a growing number of posts after that. Out of
+    // line: turn() stays as small as it was for loops that never use the pool.
+    [[gnu::noinline]] bool spin_for_remote() noexcept {
+        if (!spin_armed_ || posts_expected_ >= detail::usable_cpus()) return false;
+        spin_armed_ = false;
+        if (!spin_backoff_.allow()) return false;
         spinning_.store(true, std::memory_order_seq_cst);
         bool got = detail::spin_until([this] { return remote_.load(std::memory_order_relaxed) != nullptr; },
                                       detail::spin_budget_ns);
@@ -318,6 +323,7 @@ private:
         // A post that saw spinning_ set did not wake the reactor; ordered after the store
         // above, this load sees its item, so the loop never blocks with one pending.
         got = got || remote_.load(std::memory_order_seq_cst) != nullptr;
+        spin_backoff_.record(got);
         spin_armed_ = got;
         return got;
     }
@@ -364,7 +370,8 @@ private:
     std::atomic<bool> spinning_{false}; // the loop polls remote_ instead of sleeping
     long external_work_ = 0;
     long posts_expected_ = 0; // add_external_work not yet removed
-    bool spin_armed_ = true;
+    bool spin_armed_ = true; // a post arrived since the last poll that found nothing
+    detail::spin_backoff spin_backoff_;
     detail::intrusive_list<detail::root_base> roots_;
     detail::loop_service* services_ = nullptr; // owned; newest first
     exception_handler handler_;

@@ -238,7 +238,9 @@ private:
                                // next one a few microseconds after the result comes back
         for (;;) {
             while (queue_.empty() && !stopping_) {
-                if (std::exchange(may_spin, false) && !spinner_ && detail::spinning_pays()) {
+                // Only while a CPU is left for it besides the loop's and the busy workers'.
+                if (std::exchange(may_spin, false) && !spinner_ &&
+                    static_cast<long>(running_) + 2 <= detail::usable_cpus() && spin_backoff_.allow()) {
                     spin(w, lk);
                     continue;
                 }
@@ -251,8 +253,10 @@ private:
             j.st = detail::pool_job::state::running;
             j.worker = &w;
             w.abandoned = false;
+            ++running_;
             j.execute(&j, *this, w, lk); // unlocks; may free j
             lk.lock();
+            --running_;
             may_spin = true;
         }
     }
@@ -270,7 +274,9 @@ private:
         lk.unlock();
         detail::spin_until([&w] { return w.handed.load(std::memory_order_acquire); }, detail::spin_budget_ns);
         lk.lock();
-        if (spinner_ == &w) spinner_ = nullptr; // nothing came: sleep as usual
+        bool handed = spinner_ != &w;
+        if (!handed) spinner_ = nullptr; // nothing came: sleep as usual
+        spin_backoff_.record(handed);
     }
 
     mutable std::mutex mu_;
@@ -280,6 +286,8 @@ private:
     std::size_t requested_ = 0;
     std::vector<detail::pool_worker*> idle_; // most recently idle last
     detail::pool_worker* spinner_ = nullptr;  // polling for the next job, not in idle_
+    std::size_t running_ = 0;                 // workers inside a job's execute
+    detail::spin_backoff spin_backoff_;
     std::size_t worker_count_ = 0;
     bool started_ = false;
     bool stopping_ = false;
