@@ -414,3 +414,83 @@ TEST_CASE("the pool is per loop: loops on two threads each get their own") {
     b.join();
     REQUIRE(total.load() == 200);
 }
+
+namespace {
+
+int identity(int v) { return v; }
+
+// Busy-waits `us` microseconds: unlike sleep_for (rounded up to the timer slack), this
+// lands completions at precise points before, around and after the moment the loop and
+// the workers stop polling and block.
+int busy_for(int us, int v) {
+    auto end = std::chrono::steady_clock::now() + std::chrono::microseconds(us);
+    while (std::chrono::steady_clock::now() < end) {
+    }
+    return v;
+}
+
+// Jobs in a row, as a caller awaiting them one by one issues them: mostly empty ones (the
+// spinning handoff both ways), every fourth one taking a duration that walks across the
+// polling budget, so its result arrives while the loop polls, as it gives up, or asleep.
+corio::task<long> handoff_chain(int id, int n) {
+    const int span = static_cast<int>(corio::detail::spin_budget_ns / 1000) * 2 + 20;
+    long sum = 0;
+    for (int i = 0; i < n; ++i) {
+        int v = 0;
+        if (i % 4 == 3)
+            v = co_await corio::to_thread(busy_for, (i * 7 + id * 13) % span, i);
+        else
+            v = co_await corio::to_thread(identity, i);
+        sum += v;
+    }
+    co_return sum;
+}
+
+} // namespace
+
+TEST_CASE("handoffs racing with the polling loop and workers: every result arrives") {
+    // Nothing in the loop has a timer: a completion or post whose wake-up got lost would
+    // hang here until the ctest timeout. A foreign thread posts all along, a few
+    // microseconds apart, so its posts too land while the loop polls, as it stops, and
+    // while it sleeps. One chain alone lets the loop poll (it does not while more jobs are
+    // out than it has CPUs to spare).
+    struct config {
+        std::size_t workers;
+        int chains;
+    };
+    for (config cfg : {config{1, 1}, config{2, 1}, config{4, 1}, config{2, 3}, config{4, 3}}) {
+        const std::size_t workers = cfg.workers;
+        const int chains = cfg.chains;
+        constexpr int jobs = 2000;
+        long total = 0;
+        int posted = 0, received = 0;
+        corio::run([&]() -> corio::task<void> {
+            corio::event_loop& loop = corio::event_loop::current();
+            loop.service<corio::thread_pool>().set_thread_count(workers);
+            corio::event arrived;
+            std::atomic<bool> stop{false};
+            std::thread poster([&] {
+                for (int i = 0; !stop.load(); ++i) {
+                    loop.call_soon_threadsafe([&] {
+                        ++received;
+                        arrived.set();
+                    });
+                    ++posted;
+                    busy_for(i * 13 % 80, 0);
+                }
+            });
+            std::vector<corio::task<long>> tasks;
+            for (int c = 0; c < chains; ++c) tasks.push_back(handoff_chain(c, jobs));
+            std::vector<long> sums = co_await corio::gather(std::move(tasks));
+            for (long s : sums) total += s;
+            stop = true;
+            poster.join(); // posting never waits for the loop
+            while (received < posted) {
+                arrived.clear();
+                co_await arrived.wait();
+            }
+        }());
+        CHECK(total == chains * (long{jobs} * (jobs - 1) / 2));
+        CHECK(received == posted);
+    }
+}

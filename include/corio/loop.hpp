@@ -19,6 +19,7 @@
 #include "corio/detail/intrusive_list.hpp"
 #include "corio/detail/reactor.hpp"
 #include "corio/detail/scheduler.hpp"
+#include "corio/detail/spin.hpp"
 #include "corio/detail/timer_heap.hpp"
 #include "corio/errors.hpp"
 
@@ -109,14 +110,23 @@ public:
         detail::remote_item* head = remote_.load(std::memory_order_relaxed);
         do {
             item->next = head;
-        } while (!remote_.compare_exchange_weak(head, item, std::memory_order_release,
+        } while (!remote_.compare_exchange_weak(head, item, std::memory_order_seq_cst,
                                                 std::memory_order_relaxed));
-        if (!head) reactor_.wake(); // only the first item after a drain needs to wake it
+        // Only the first item after a drain needs to wake the loop, and not even that one
+        // while the loop polls for it (seq_cst pairs with spin_for_remote's store and load).
+        if (!head && !spinning_.load(std::memory_order_seq_cst)) reactor_.wake();
     }
 
-    // Work another thread will post back (pool jobs): keeps shutdown waiting for it.
-    void add_external_work() noexcept { ++external_work_; }
-    void remove_external_work() noexcept { --external_work_; }
+    // Work another thread will post back (pool jobs): keeps shutdown waiting for it, and
+    // lets the loop poll for it briefly before blocking (see turn()).
+    void add_external_work() noexcept {
+        ++external_work_;
+        ++posts_expected_;
+    }
+    void remove_external_work() noexcept {
+        --external_work_;
+        --posts_expected_;
+    }
 
     void set_exception_handler(exception_handler h) { handler_ = std::move(h); }
 
@@ -168,10 +178,18 @@ public:
     }
 
     // One turn: poll the reactor (without blocking if work is ready), fire due timers,
-    // run what was ready.
+    // run what was ready. Before blocking while pool jobs are out, poll briefly for their
+    // results: a job that takes microseconds then costs no eventfd wake-up, and the loop's
+    // CPU no cold wake-up. The reactor is still polled, without blocking, so a stream of
+    // quick jobs cannot starve I/O.
     void turn() {
         drain_remote();
-        poll(ready_.empty() ? poll_timeout() : 0);
+        int timeout = ready_.empty() ? poll_timeout() : 0;
+        if (timeout != 0 && posts_expected_ > 0 && spin_for_remote()) {
+            drain_remote();
+            timeout = 0;
+        }
+        poll(timeout);
         fire_timers();
         run_ready_batch();
     }
@@ -288,8 +306,31 @@ private:
         }
     }
 
+    // True when something was posted meanwhile. Only when the jobs out leave the loop a
+    // CPU of its own: with a job running on every CPU, polling would slow a worker down.
+    // A poll that comes back empty disarms polling until the next post arrives (the jobs
+    // out are slow ones, and a loop woken for I/O meanwhile must not burn the budget again
+    // on every turn), and backs off for a growing number of posts after that. Out of
+    // line: turn() stays as small as it was for loops that never use the pool.
+    [[gnu::noinline]] bool spin_for_remote() noexcept {
+        if (!spin_armed_ || posts_expected_ >= detail::usable_cpus()) return false;
+        spin_armed_ = false;
+        if (!spin_backoff_.allow()) return false;
+        spinning_.store(true, std::memory_order_seq_cst);
+        bool got = detail::spin_until([this] { return remote_.load(std::memory_order_relaxed) != nullptr; },
+                                      detail::spin_budget_ns);
+        spinning_.store(false, std::memory_order_seq_cst);
+        // A post that saw spinning_ set did not wake the reactor; ordered after the store
+        // above, this load sees its item, so the loop never blocks with one pending.
+        got = got || remote_.load(std::memory_order_seq_cst) != nullptr;
+        spin_backoff_.record(got);
+        spin_armed_ = got;
+        return got;
+    }
+
     void drain_remote() {
         if (remote_.load(std::memory_order_relaxed) == nullptr) return;
+        spin_armed_ = true;
         detail::remote_item* list = remote_.exchange(nullptr, std::memory_order_acquire);
         detail::remote_item* fifo = nullptr; // the stack holds newest first
         while (list) {
@@ -326,7 +367,11 @@ private:
     detail::reactor reactor_;
     detail::timer_heap timers_;
     std::atomic<detail::remote_item*> remote_{nullptr};
+    std::atomic<bool> spinning_{false}; // the loop polls remote_ instead of sleeping
     long external_work_ = 0;
+    long posts_expected_ = 0; // add_external_work not yet removed
+    bool spin_armed_ = true; // a post arrived since the last poll that found nothing
+    detail::spin_backoff spin_backoff_;
     detail::intrusive_list<detail::root_base> roots_;
     detail::loop_service* services_ = nullptr; // owned; newest first
     exception_handler handler_;

@@ -38,6 +38,7 @@
 #include "corio/detail/invoke.hpp"
 #include "corio/detail/operation.hpp"
 #include "corio/detail/signal_watch.hpp"
+#include "corio/detail/spin.hpp"
 #include "corio/errors.hpp"
 #include "corio/loop.hpp"
 #include "corio/outcome.hpp"
@@ -48,14 +49,15 @@ class thread_pool;
 
 namespace detail {
 
-// Per-thread bookkeeping, guarded by the pool lock. Each worker sleeps on its own
-// condition variable so the pool can wake the one that went idle last: it is likely still
-// warm (on a VM, its vCPU may still be polling instead of halted), where a FIFO wake-up
-// would pick the coldest and cost several times the round trip.
+// Per-thread bookkeeping, guarded by the pool lock (but `handed`). Each worker sleeps on
+// its own condition variable so the pool can wake the one that went idle last: it is
+// likely still warm (on a VM, its vCPU may still be polling instead of halted), where a
+// FIFO wake-up would pick the coldest and cost several times the round trip.
 struct pool_worker {
     std::condition_variable cv;
-    bool woken = false;     // taken off the idle stack by submit
-    bool abandoned = false; // the running job's owner was cancelled: drop the result
+    std::atomic<bool> handed{false}; // set for the spinning worker: a job (or shutdown) came
+    bool woken = false;              // taken off the idle stack by submit
+    bool abandoned = false;          // the running job's owner was cancelled: drop the result
 };
 
 // One unit of work. Queued intrusively; `execute` is called by a worker with the pool
@@ -121,13 +123,17 @@ public:
         if (!started_) start(lk);
         j.st = detail::pool_job::state::queued;
         queue_.push_back(j);
-        detail::pool_worker* wake = nullptr; // busy workers look at the queue before sleeping
-        if (!idle_.empty()) {
+        // Busy workers look at the queue before sleeping. A spinning worker takes the job
+        // without a futex wake; it is told after the unlock so that it finds the lock free.
+        detail::pool_worker* spinner = std::exchange(spinner_, nullptr);
+        detail::pool_worker* wake = nullptr;
+        if (!spinner && !idle_.empty()) {
             wake = idle_.back();
             idle_.pop_back();
             wake->woken = true;
         }
         lk.unlock();
+        if (spinner) spinner->handed.store(true, std::memory_order_release);
         if (wake) wake->cv.notify_one();
         return true;
     }
@@ -197,6 +203,7 @@ public:
             if (stopping_) return;
             stopping_ = true;
             threads.swap(threads_);
+            if (spinner_) std::exchange(spinner_, nullptr)->handed.store(true, std::memory_order_release);
         }
         for (std::size_t i = 0; i < worker_count_; ++i) workers_[i].cv.notify_all();
         for (auto& t : threads) t.join(); // queued jobs run first
@@ -227,8 +234,16 @@ private:
 
     void work(detail::pool_worker& w) noexcept {
         std::unique_lock lk(mu_);
+        bool may_spin = false; // right after a job: a caller awaiting jobs in a row posts the
+                               // next one a few microseconds after the result comes back
         for (;;) {
             while (queue_.empty() && !stopping_) {
+                // Only while a CPU is left for it besides the loop's and the busy workers'.
+                if (std::exchange(may_spin, false) && !spinner_ &&
+                    static_cast<long>(running_) + 2 <= detail::usable_cpus() && spin_backoff_.allow()) {
+                    spin(w, lk);
+                    continue;
+                }
                 w.woken = false;
                 idle_.push_back(&w);
                 w.cv.wait(lk, [&] { return w.woken || stopping_; });
@@ -238,9 +253,30 @@ private:
             j.st = detail::pool_job::state::running;
             j.worker = &w;
             w.abandoned = false;
+            ++running_;
             j.execute(&j, *this, w, lk); // unlocks; may free j
             lk.lock();
+            --running_;
+            may_spin = true;
         }
+    }
+
+    // Lock held on entry and exit. One idle worker at a time polls for the next job
+    // (spinner_): submit hands it over with a store instead of a futex wake, which on an
+    // otherwise idle VM would cost a cold vCPU wake-up. Submit and shutdown take the
+    // spinner under the lock, and the spinner looks at spinner_ under the lock when it
+    // stops, so a job queued as the budget runs out is either handed over or found there.
+    void spin(detail::pool_worker& w, std::unique_lock<std::mutex>& lk) noexcept {
+        spinner_ = &w;
+        // A late store from a submit that took this worker while its previous spin had
+        // already timed out can land after this reset; it only cuts this spin short.
+        w.handed.store(false, std::memory_order_relaxed);
+        lk.unlock();
+        detail::spin_until([&w] { return w.handed.load(std::memory_order_acquire); }, detail::spin_budget_ns);
+        lk.lock();
+        bool handed = spinner_ != &w;
+        if (!handed) spinner_ = nullptr; // nothing came: sleep as usual
+        spin_backoff_.record(handed);
     }
 
     mutable std::mutex mu_;
@@ -249,6 +285,9 @@ private:
     std::unique_ptr<detail::pool_worker[]> workers_;
     std::size_t requested_ = 0;
     std::vector<detail::pool_worker*> idle_; // most recently idle last
+    detail::pool_worker* spinner_ = nullptr;  // polling for the next job, not in idle_
+    std::size_t running_ = 0;                 // workers inside a job's execute
+    detail::spin_backoff spin_backoff_;
     std::size_t worker_count_ = 0;
     bool started_ = false;
     bool stopping_ = false;
