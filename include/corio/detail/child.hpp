@@ -16,18 +16,18 @@ namespace corio::detail {
 
 struct child_group;
 
+// The child's outcome lives here (see result_completion).
 template <class T>
-struct child : completion {
+struct child : result_completion<T> {
     task<T> work;
     cancel_slot slot;
     child_group* group = nullptr;
 
-    explicit child(task<T>&& t) noexcept : work(std::move(t)) {}
+    explicit child(task<T>&& t) noexcept : work(std::move(t)) { this->fn = &on_finished; }
     child(child&&) noexcept = default;
 
     void start(child_group* g) {
         group = g;
-        fn = &on_finished;
         auto& p = work.handle().promise();
         p.slot = &slot;
         p.set_completion(this);
@@ -37,7 +37,7 @@ struct child : completion {
     void cancel() noexcept {
         if (!finished()) slot.request();
     }
-    outcome<T>& result() noexcept { return work.handle().promise().result; }
+    outcome<T>& result() noexcept { return this->out; }
 
     static std::coroutine_handle<> on_finished(completion* c) noexcept;
 };
