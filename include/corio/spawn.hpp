@@ -38,7 +38,7 @@ inline bool is_cancellation(const std::exception_ptr& e) noexcept {
 }
 
 template <class T>
-struct spawned_state final : root_base, completion {
+struct spawned_state final : root_base, result_completion<T> {
     task<T> work;
     event_loop* loop;
     intrusive_list<join_waiter> waiters;
@@ -47,13 +47,13 @@ struct spawned_state final : root_base, completion {
     bool retrieved = false;
 
     spawned_state(task<T>&& t, event_loop& l) : work(std::move(t)), loop(&l) {
-        fn = &on_finished;
+        this->fn = &on_finished;
         auto& p = work.handle().promise();
         p.slot = &slot;
         p.set_completion(this);
     }
 
-    outcome<T>& result() noexcept { return work.handle().promise().result; }
+    outcome<T>& result() noexcept { return this->out; }
 
     void report_if_unobserved() noexcept {
         if (retrieved || !work.valid() || !work.done()) return;

@@ -37,42 +37,42 @@ struct task_promise_base : promise_base {
     static void operator delete(void* p, std::size_t n) noexcept { deallocate_frame(p, n); }
 };
 
+// The result of a task never lives in its frame, only with whoever waits for it: an
+// awaiter still inside await_suspend gives the outcome to fill (tag 2, the fast path);
+// everything else (an awaiter whose child suspended, a gather child, a spawned task)
+// is a completion record carrying the outcome, so the frame holds no variant to
+// initialise, test and destroy, and the result is written once, where it is read.
+template <class T>
+struct result_completion : completion {
+    outcome<T> out;
+};
+
 template <class T>
 struct task_promise : task_promise_base {
-    outcome<T> result;
-
-    // The result goes straight to an inline awaiter, if there is one.
+    // Both are empty when the task ends: it runs once.
     outcome<T>& target() noexcept {
-        return has_sink() ? *static_cast<outcome<T>*>(sink()) : result;
+        if (has_sink()) return *static_cast<outcome<T>*>(sink());
+        return static_cast<result_completion<T>*>(completion_record())->out;
     }
 
     task<T> get_return_object() noexcept;
     void unhandled_exception() noexcept { target().set_exception(std::current_exception()); }
     template <class U = T>
     void return_value(U&& v) {
-        if (has_sink()) // the inline awaiter's outcome is still empty: no reset
-            outcome_filler<T>::fill(*static_cast<outcome<T>*>(sink()), std::forward<U>(v));
-        else
-            result.set_value(std::forward<U>(v));
+        outcome_filler<T>::fill(target(), std::forward<U>(v));
     }
 };
 
 template <>
 struct task_promise<void> : task_promise_base {
-    outcome<void> result;
-
     outcome<void>& target() noexcept {
-        return has_sink() ? *static_cast<outcome<void>*>(sink()) : result;
+        if (has_sink()) return *static_cast<outcome<void>*>(sink());
+        return static_cast<result_completion<void>*>(completion_record())->out;
     }
 
     task<void> get_return_object() noexcept;
     void unhandled_exception() noexcept { target().set_exception(std::current_exception()); }
-    void return_void() noexcept {
-        if (has_sink())
-            outcome_filler<void>::fill(*static_cast<outcome<void>*>(sink()));
-        else
-            result.set_value();
-    }
+    void return_void() noexcept { outcome_filler<void>::fill(target()); }
 };
 
 } // namespace detail
@@ -103,9 +103,13 @@ public:
     handle_type handle() const noexcept { return h_; }
     handle_type release() noexcept { return std::exchange(h_, {}); }
 
-    struct awaiter {
+    // The outcome is the awaiter's own; only a child that suspends is told, through the
+    // completion record, whom to resume.
+    struct awaiter : detail::result_completion<T> {
         handle_type& h; // the task's own handle: cleared when the frame has freed itself
-        outcome<T> out{};
+        void* parent; // set only when the child suspends
+
+        explicit awaiter(handle_type& t) noexcept : h(t) {}
 
         bool await_ready() const noexcept { return !h || h.done(); }
 
@@ -113,31 +117,34 @@ public:
         // its result in `out` and freed its frame; we return false and the parent
         // continues in place, so a million synchronously completing awaits never deepen
         // the stack, whether or not the compiler emits tail calls (-O0, sanitizers).
-        // Only a child that suspended learns whom to resume.
         template <class P>
-        bool await_suspend(std::coroutine_handle<P> parent) {
+        bool await_suspend(std::coroutine_handle<P> p) {
             promise_type& cp = h.promise();
-            cp.slot = detail::slot_of(parent);
-            cp.set_sink(&out);
+            cp.slot = detail::slot_of(p);
+            cp.set_sink(&this->out);
             h.resume();
-            if (!out.empty()) {
+            if (!this->out.empty()) {
                 h = {};
                 return false;
             }
-            cp.set_continuation(parent);
+            parent = p.address();
+            this->fn = &resume_parent;
+            cp.set_completion(this);
             return true;
         }
 
         // By value (not T&&): the temporary task dies at the end of the full expression.
-        T await_resume() {
-            if (!out.empty() || !h) [[likely]]
-                return std::move(out).value();
-            return std::move(h.promise().result).value();
+        // A task awaited a second time has no result left: value() throws logic_error.
+        T await_resume() { return std::move(this->out).value(); }
+
+    private:
+        static std::coroutine_handle<> resume_parent(detail::completion* c) noexcept {
+            return std::coroutine_handle<>::from_address(static_cast<awaiter*>(c)->parent);
         }
     };
 
-    awaiter operator co_await() && noexcept { return awaiter{h_}; }
-    awaiter operator co_await() & noexcept { return awaiter{h_}; }
+    awaiter operator co_await() && noexcept { return awaiter(h_); }
+    awaiter operator co_await() & noexcept { return awaiter(h_); }
 
 private:
     handle_type h_;

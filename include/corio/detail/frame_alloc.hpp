@@ -3,9 +3,9 @@
 // declares a sized operator delete), so no header is needed. Small frames (up to 504
 // bytes, in 16-byte size classes) are carved from slabs of OS pages and recycled through
 // per-thread free lists, so the create/await/destroy cycle of a short task is a pop and a
-// push, and a million sleeping tasks touch a few huge pages instead of tens of thousands
-// of small ones. Larger frames use operator new. CORIO_COUNT_FRAMES (tests) also counts
-// live frames to prove nothing leaks.
+// push, and frames of a million sleeping tasks lie packed in their pages with no malloc
+// header between them. Larger frames use operator new. CORIO_COUNT_FRAMES (tests) also
+// counts live frames to prove nothing leaks.
 //
 // Memory: each thread keeps at most max_cached free frames per class; beyond that it hands
 // the older half to a process-wide depot, where any thread refills from before carving
@@ -13,7 +13,7 @@
 // freed on another thread than the one that allocated it simply joins that thread's
 // list), and the slab memory only grows to the peak number of live frames. It is never
 // returned to the OS: after a burst of a million tasks, the process keeps their frames'
-// memory (about 136 MB for a million sleepers) for the next burst.
+// memory (about 120 MB for a million sleepers) for the next burst.
 #include <atomic>
 #include <cstddef>
 #include <new>
@@ -65,7 +65,7 @@ struct frame_depot {
     free_frame* batches[frame_sizes::classes] = {};
     char* bump = nullptr; // the slab being carved
     char* end = nullptr;
-    std::size_t next_slab = std::size_t(64) << 10; // doubles up to huge_page_size
+    std::size_t next_slab = std::size_t(64) << 10; // doubles up to max_slab_size
 
     void lock() noexcept {
         while (locked.exchange(true, std::memory_order_acquire)) locked.wait(true, std::memory_order_relaxed);
@@ -103,7 +103,7 @@ struct frame_depot {
             }
             bump = slab;
             end = slab + next_slab;
-            if (next_slab < huge_page_size) next_slab *= 2;
+            if (next_slab < max_slab_size) next_slab *= 2;
         }
         std::size_t room = std::size_t(end - bump) / size;
         got = want < room ? want : room;

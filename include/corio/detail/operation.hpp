@@ -47,41 +47,42 @@ private:
 };
 
 // Called by a child task when it reaches final_suspend; returns what to resume next.
+// Whoever hands a record to a promise sets `fn` first (the awaiter of a task only when
+// its child suspends), so it is not initialised here.
 struct completion {
-    std::coroutine_handle<> (*fn)(completion*) noexcept = nullptr;
+    std::coroutine_handle<> (*fn)(completion*) noexcept;
 };
 
-// Shared by every corio promise: the cancellation slot awaiters find, and what to run
-// when the task finishes, told apart by the low bits: the awaiting coroutine (0), a
-// completion record (1: spawned tasks, group children), or the result slot of an awaiter
-// still inside await_suspend (2): the child then stores its result there, frees its own
-// frame at final_suspend and simply returns to that awaiter.
+// Shared by every corio promise: the cancellation slot awaiters find, and who takes the
+// result, told apart by the low bits: a completion record (1: an awaiter whose child
+// suspended, spawned tasks, group children), or the outcome of an awaiter still inside
+// await_suspend (2): the child then stores its result there, frees its own frame at
+// final_suspend and simply returns to that awaiter. Whoever starts a task sets both
+// first, so creating a frame does not initialise them (the user-provided constructor
+// keeps value-initialisation of the promise from zeroing them).
 struct promise_base {
-    cancel_slot* slot = nullptr;
+    cancel_slot* slot;
 
-    void set_continuation(std::coroutine_handle<> h) noexcept {
-        next_ = reinterpret_cast<std::uintptr_t>(h.address());
-    }
+    promise_base() noexcept {}
+
     void set_completion(completion* c) noexcept { next_ = reinterpret_cast<std::uintptr_t>(c) | 1; }
     void set_sink(void* result) noexcept { next_ = reinterpret_cast<std::uintptr_t>(result) | 2; }
-    void clear_next() noexcept { next_ = 0; }
 
     // Whether an inline awaiter wants the result, and where (only if it does). Tag 3 is
     // never used, so one bit test tells.
     bool has_sink() const noexcept { return next_ & 2; }
     void* sink() const noexcept { return reinterpret_cast<void*>(next_ - 2); }
+    // The completion record (only when there is one).
+    completion* completion_record() const noexcept { return reinterpret_cast<completion*>(next_ - 1); }
 
+    // Only without a sink.
     std::coroutine_handle<> on_finish() noexcept {
-        if (next_ & 1) {
-            auto* c = reinterpret_cast<completion*>(next_ & ~std::uintptr_t(1));
-            return c->fn(c);
-        }
-        if (next_ == 0) return std::noop_coroutine();
-        return std::coroutine_handle<>::from_address(reinterpret_cast<void*>(next_));
+        completion* c = completion_record();
+        return c->fn(c);
     }
 
 private:
-    std::uintptr_t next_ = 0;
+    std::uintptr_t next_;
 };
 
 template <class Promise>

@@ -194,7 +194,7 @@ private:
 // spawn's joinable record and a wrapper coroutine frame, as an idle connection pays for
 // every byte it holds. It is linked in the loop's roots (shutdown) and the server's tasks
 // (close() cancels through its slot), and deletes itself when the handler's task ends.
-struct connection final : root_base, completion, server_task {
+struct connection final : root_base, result_completion<void>, server_task {
     connection(live_token t, stream st) : token(std::move(t)), s(std::move(st)) {
         fn = &on_finished;
         server_task::slot = &(this->root_base::slot);
@@ -229,7 +229,7 @@ struct connection final : root_base, completion, server_task {
     static std::coroutine_handle<> on_finished(completion* c) noexcept {
         auto* self = static_cast<connection*>(c);
         event_loop::release(*self);
-        std::exception_ptr e = self->work.handle().promise().result.exception();
+        std::exception_ptr e = self->out.exception();
         if (e && !is_cancellation(e)) event_loop::current().report(e);
         delete self;
         return std::noop_coroutine();
