@@ -6,7 +6,7 @@
 //
 // The file (1 GiB by default) is kept in `dir` as file_read.<size>MiB.dat and reused by
 // the next run: bench/run puts it under build/bench, since /tmp may be a small tmpfs.
-// It is read once before the rounds and then checked to be wholly in the page cache, so
+// It is read before the rounds until at least 99% of it is in the page cache, so
 // the rounds measure the copy out of the cache, not the disk.
 //
 //   g++ -O2 -std=c++20 -Iinclude bench/file_read.cpp -o file_read -pthread
@@ -135,8 +135,15 @@ int main(int argc, char** argv) {
     std::size_t bytes = mib * 1024 * 1024;
     std::string path = dir + "/file_read." + std::to_string(mib) + "MiB.dat";
     if (!has_size(path, bytes)) make_file(path, bytes);
-    plain_read(path); // warm the page cache
-    if (double share = cached_share(path, bytes); share < 1.0) {
+    // Warm the page cache. The kernel's proactive reclaim (DAMON on this VM) may evict a
+    // few pages between reading and checking, so read again a few times; a share below
+    // 99% means the file does not fit and the rounds would measure the disk.
+    double share = 0;
+    for (int attempt = 0; attempt < 5 && share < 1.0; ++attempt) {
+        plain_read(path);
+        share = cached_share(path, bytes);
+    }
+    if (share < 0.99) {
         std::fprintf(stderr, "file_read: only %.1f%% of %s is in the page cache after reading it\n",
                      share * 100, path.c_str());
         return 1;
