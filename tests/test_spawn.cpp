@@ -89,16 +89,19 @@ TEST_CASE("a task may swallow cancellation and keep going") {
     REQUIRE(v == 5);
 }
 
-TEST_CASE("cancel before the task first runs throws at its first suspension") {
+TEST_CASE("a task cancelled before it first runs never runs its body") {
     corio::run([]() -> corio::task<void> {
         bool reached = false;
         auto h = corio::spawn([&]() -> corio::task<void> {
             reached = true;
             co_await corio::sleep(1s);
         });
-        h.cancel();
+        REQUIRE(h.cancel());
+        REQUIRE(h.cancelling() == 1);
         REQUIRE_THROWS_AS(co_await h, corio::cancelled_error);
-        REQUIRE(reached);
+        REQUIRE_FALSE(reached);
+        REQUIRE(h.cancelled());
+        REQUIRE_FALSE(h.cancel()); // finished: nothing to deliver
     }());
 }
 

@@ -37,8 +37,18 @@ struct waiter : list_hook, cancellable {
         w.disarm();
         current_scheduler().post(w.handle);
     }
-    void resume_or_throw() const {
+    // Ends a wait that has nothing to undo (an event).
+    void resume_or_throw() { throw_if_cancelled_on_resume(); }
+    // Ends a wait whose wake-up handed something over: a cancellation that arrived after
+    // the wake-up gives it back through `undo` before it is delivered.
+    template <class Undo>
+    void resume_or_undo(Undo&& undo) {
+        bool late = cancelled_after_wake();
         if (cancelled) throw cancelled_error();
+        if (late) {
+            undo();
+            throw cancelled_error();
+        }
     }
 
 private:
@@ -70,7 +80,7 @@ public:
         bool await_suspend(std::coroutine_handle<P> h) {
             return park(e_.waiters_, h);
         }
-        void await_resume() const { resume_or_throw(); }
+        void await_resume() { resume_or_throw(); }
 
     private:
         event& e_;

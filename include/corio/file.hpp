@@ -545,8 +545,7 @@ private:
         while (ahead_count_) {
             task_handle<outcome<std::string>> pending = std::move(ahead_[--ahead_count_]);
             pending.cancel();
-            co_await pending; // read-ahead errors stay in its outcome; this throws only if
-                              // the caller is cancelled
+            co_await pending.wait(); // throws only if the caller is cancelled
         }
     }
     // Before anything that moves the position or changes the file: its data may be stale.

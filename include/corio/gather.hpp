@@ -86,7 +86,7 @@ protected:
             return std::tuple_size_v<Children>;
     }
 
-    void check() const {
+    void check() {
         throw_if_cancelled();
         if (first_error_) std::rethrow_exception(first_error_);
     }

@@ -428,9 +428,11 @@ protected:
 
 public:
 
-    // Returns true when the descriptor reported an error or hang-up.
-    bool await_resume() const {
-        if (cancelled) throw cancelled_error();
+    // Returns true when the descriptor reported an error or hang-up. A cancellation that
+    // arrives after the edge is delivered here; the bytes stay in the socket for the
+    // next read.
+    bool await_resume() {
+        throw_if_cancelled_on_resume();
         return hangup;
     }
 

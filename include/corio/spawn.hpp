@@ -43,6 +43,7 @@ struct spawned_state final : root_base, result_completion<T> {
     event_loop* loop;
     intrusive_list<join_waiter> waiters;
     unsigned handles = 0;
+    unsigned cancel_requests = 0; // asyncio's cancelling()
     bool done = false;
     bool retrieved = false;
 
@@ -51,6 +52,18 @@ struct spawned_state final : root_base, result_completion<T> {
         auto& p = work.handle().promise();
         p.slot = &slot;
         p.set_completion(this);
+    }
+
+    // The task's first step, run from the ready queue. A task cancelled before it started
+    // never runs its body (asyncio): it ends cancelled at once.
+    static void start(void* p) {
+        auto* self = static_cast<spawned_state*>(p);
+        if (!self->slot.take_pending()) {
+            self->work.handle().resume();
+            return;
+        }
+        self->out.set_exception(std::make_exception_ptr(cancelled_error()));
+        (void)on_finished(self);
     }
 
     outcome<T>& result() noexcept { return this->out; }
@@ -73,6 +86,10 @@ struct spawned_state final : root_base, result_completion<T> {
     // (when no handle remains) is allowed.
     static std::coroutine_handle<> on_finished(completion* c) noexcept {
         auto* self = static_cast<spawned_state*>(c);
+        // Cancelled while running, then returned without waiting again: asyncio ends such
+        // a task cancelled, so the request that cancel() reported is not dropped.
+        if (self->slot.take_pending() && !self->out.has_exception())
+            self->out.set_exception(std::make_exception_ptr(cancelled_error()));
         self->done = true;
         event_loop::release(*self);
         self->wake_waiters();
@@ -121,16 +138,32 @@ public:
     bool valid() const noexcept { return s_ != nullptr; }
     bool done() const noexcept { return s_ && s_->done; }
 
-    // Requests cancellation: the task's current (or next) co_await throws cancelled_error.
-    // Returns false when the task has already finished.
+    /// Requests cancellation (asyncio's Task.cancel). A task that has not started never
+    /// runs; a waiting task's co_await throws cancelled_error, and so does one whose wait
+    /// has completed but which has not resumed yet (the wait's hand-off is undone); a task
+    /// that is running gets it at its next suspension, or ends cancelled if it returns
+    /// first. Several requests before the task resumes deliver one cancelled_error.
+    /// Returns false, and does nothing, when the task has already finished.
     bool cancel() noexcept {
         if (!s_ || s_->done) return false;
+        ++s_->cancel_requests;
         s_->slot.request();
         return true;
     }
 
+    /// How many cancellation requests are outstanding (asyncio's Task.cancelling()).
+    unsigned cancelling() const noexcept { return s_ ? s_->cancel_requests : 0; }
+
+    /// Withdraws one request from the count (asyncio 3.11's Task.uncancel()): code that
+    /// caught a cancellation it caused itself, such as a timeout scope, calls it so that
+    /// cancelling() tells whether someone else also asked. Returns the new count.
+    unsigned uncancel() noexcept {
+        if (s_ && s_->cancel_requests > 0) --s_->cancel_requests;
+        return cancelling();
+    }
+
     bool cancelled() const noexcept {
-        return done() && s_->work.valid() && detail::is_cancellation(s_->result().exception());
+        return done() && (!s_->work.valid() || detail::is_cancellation(s_->result().exception()));
     }
 
     // The finished task's value; rethrows its exception. Throws std::logic_error if it
@@ -146,10 +179,15 @@ public:
     // The frame's done flag, for run().
     const bool& done_flag() const noexcept { return s_->done; }
 
-    class awaiter : detail::join_waiter {
+    // Take: co_await on the handle, which gives the task's result and passes the
+    // awaiting task's cancellation on to it (awaiting a Task in asyncio). Otherwise
+    // wait(), which only waits for the end, like asyncio.wait: its own cancellation
+    // leaves the task alone.
+    template <bool Take>
+    class basic_awaiter : detail::join_waiter {
     public:
-        explicit awaiter(task_handle& h) noexcept : h_(h) {}
-        ~awaiter() {
+        explicit basic_awaiter(task_handle& h) noexcept : h_(h) {}
+        ~basic_awaiter() {
             if (linked()) detail::intrusive_list<detail::join_waiter>::erase(*this);
         }
         bool await_ready() const noexcept { return h_.done(); }
@@ -162,21 +200,34 @@ public:
             return true;
         }
 
-        T await_resume() {
-            if (cancelled || cancel_requested) throw cancelled_error();
-            return h_.take();
+        // Cancelled after the task finished but before this resumed: the result stays in
+        // the task for anyone else who asks.
+        std::conditional_t<Take, T, void> await_resume() {
+            bool late = cancelled_after_wake();
+            if (cancelled || cancel_requested || late) throw cancelled_error();
+            if constexpr (Take) return h_.take();
         }
 
     private:
-        // Cancelling the awaiting task cancels the awaited one (as asyncio does), then
-        // keeps waiting for it to unwind.
         static void on_cancel(detail::operation* op) noexcept {
-            auto* self = static_cast<awaiter*>(static_cast<detail::join_waiter*>(op));
-            self->cancel_requested = true;
-            self->h_.cancel();
+            auto* self = static_cast<basic_awaiter*>(static_cast<detail::join_waiter*>(op));
+            if constexpr (Take) { // cancel the awaited task too, and wait for it to unwind
+                self->cancel_requested = true;
+                self->h_.cancel();
+            } else {
+                detail::intrusive_list<detail::join_waiter>::erase(*self);
+                self->cancelled = true;
+                self->h_.s_->loop->post(self->handle);
+            }
         }
         task_handle& h_;
     };
+    using awaiter = basic_awaiter<true>;
+
+    /// Waits until the task has finished, without taking its result or rethrowing its
+    /// exception. Throws cancelled_error only when the waiting task is cancelled, which
+    /// leaves this task running.
+    [[nodiscard]] basic_awaiter<false> wait() noexcept { return basic_awaiter<false>(*this); }
 
     awaiter operator co_await() & noexcept { return awaiter(*this); }
     awaiter operator co_await() && noexcept { return awaiter(*this); }
@@ -206,7 +257,7 @@ auto spawn(Awaitable&& work) {
     event_loop& loop = event_loop::current();
     auto* s = new detail::spawned_state<T>(detail::into_task(std::forward<Awaitable>(work)), loop);
     loop.adopt(*s);
-    loop.post(s->work.handle());
+    loop.post(&detail::spawned_state<T>::start, s);
     return task_handle<T>(s);
 }
 

@@ -43,7 +43,10 @@ public:
         bool await_suspend(std::coroutine_handle<P> h) {
             return park(l_.waiters_, h);
         }
-        void await_resume() const { resume_or_throw(); }
+        // Cancelled after the lock was handed over: it goes to the next waiter, or is freed.
+        void await_resume() {
+            resume_or_undo([this] { l_.release(); });
+        }
 
     private:
         lock& l_;
@@ -67,7 +70,7 @@ public:
     public:
         using awaiter::awaiter;
         explicit scoped_awaiter(lock& l) noexcept : awaiter(l), owner_(l) {}
-        guard await_resume() const {
+        guard await_resume() {
             awaiter::await_resume();
             return guard(owner_);
         }
@@ -109,7 +112,10 @@ public:
         bool await_suspend(std::coroutine_handle<P> h) {
             return park(s_.waiters_, h);
         }
-        void await_resume() const { resume_or_throw(); }
+        // Cancelled after a permit was handed over: the permit is given back.
+        void await_resume() {
+            resume_or_undo([this] { s_.release(); });
+        }
 
     private:
         semaphore& s_;
@@ -139,31 +145,19 @@ public:
     std::size_t qsize() const noexcept { return items_.size(); }
     std::size_t maxsize() const noexcept { return maxsize_; }
     bool empty() const noexcept { return items_.empty(); }
-    bool full() const noexcept { return maxsize_ != 0 && items_.size() >= maxsize_; }
+    // Places promised to woken putters count: nobody slips in before them.
+    bool full() const noexcept { return maxsize_ != 0 && items_.size() + reserved_ >= maxsize_; }
 
     void put_nowait(T item) {
-        if (!getters_.empty()) {
-            getter& g = static_cast<getter&>(getters_.front());
-            g.slot_.emplace(std::move(item));
-            detail::waiter::wake(g);
-        } else if (full() || !putters_.empty()) {
-            throw queue_full();
-        } else {
-            items_.push_back(std::move(item));
-        }
-        ++unfinished_;
+        if (full() || !putters_.empty()) throw queue_full();
+        push(std::move(item));
     }
 
     T get_nowait() {
         if (items_.empty()) throw queue_empty();
         T item = std::move(items_.front());
         items_.pop_front();
-        if (!putters_.empty()) { // room now: the first waiting put goes in
-            putter& p = static_cast<putter&>(putters_.front());
-            items_.push_back(std::move(p.item_));
-            ++unfinished_;
-            detail::waiter::wake(p);
-        }
+        wake_putter();
         return item;
     }
 
@@ -177,14 +171,23 @@ public:
         }
         template <class P>
         bool await_suspend(std::coroutine_handle<P> h) {
+            parked_ = true;
             return park(q_.putters_, h);
         }
-        void await_resume() const { resume_or_throw(); }
+        // Woken with a place reserved; the item goes in now, unless the put was cancelled
+        // after the wake-up: then the place passes to the next putter.
+        void await_resume() {
+            if (!parked_) return; // put without waiting
+            if (!cancelled) --q_.reserved_; // woken, so the place is this putter's
+            resume_or_undo([this] { q_.wake_putter(); });
+            q_.push(std::move(item_));
+        }
 
     private:
         friend class queue;
         queue& q_;
         T item_;
+        bool parked_ = false;
     };
 
     class getter : detail::waiter {
@@ -195,8 +198,10 @@ public:
         bool await_suspend(std::coroutine_handle<P> h) {
             return park(q_.getters_, h);
         }
+        // Cancelled after an item was handed over: the item goes back to the head of the
+        // queue (or to the next getter), so no item is lost.
         T await_resume() {
-            resume_or_throw();
+            resume_or_undo([this] { q_.give_back(std::move(*slot_)); });
             if (slot_) return std::move(*slot_);
             return q_.get_nowait();
         }
@@ -222,8 +227,37 @@ public:
     }
 
 private:
+    // An item enters: straight to the first getter waiting, or at the back.
+    void push(T&& item) {
+        if (!getters_.empty()) {
+            getter& g = static_cast<getter&>(getters_.front());
+            g.slot_.emplace(std::move(item));
+            detail::waiter::wake(g);
+        } else {
+            items_.push_back(std::move(item));
+        }
+        ++unfinished_;
+    }
+    // An item handed to a getter that was cancelled before it resumed: first in line again.
+    void give_back(T&& item) {
+        if (!getters_.empty()) {
+            getter& g = static_cast<getter&>(getters_.front());
+            g.slot_.emplace(std::move(item));
+            detail::waiter::wake(g);
+        } else {
+            items_.push_front(std::move(item));
+        }
+    }
+    // Room now: the first waiting putter gets a place, and puts its item when it resumes.
+    void wake_putter() {
+        if (putters_.empty() || full()) return;
+        ++reserved_;
+        detail::waiter::wake(putters_.front());
+    }
+
     std::deque<T> items_;
     detail::intrusive_list<detail::waiter> getters_, putters_;
+    std::size_t reserved_ = 0;
     std::size_t maxsize_;
     std::size_t unfinished_ = 0;
     event all_done_;

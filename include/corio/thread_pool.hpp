@@ -345,8 +345,10 @@ public:
         return true;
     }
 
+    // Cancelled after the function returned but before this resumed: the function has
+    // run and its result is dropped, as asyncio drops it.
     result_type await_resume() {
-        if (cancelled) throw cancelled_error();
+        throw_if_cancelled_on_resume();
         return std::move(result_).value();
     }
 

@@ -2,6 +2,7 @@
 // sleep, sleep_until and wait_for.
 #include <coroutine>
 #include <optional>
+#include <type_traits>
 
 #include "corio/detail/child.hpp"
 #include "corio/detail/chrono.hpp"
@@ -44,7 +45,7 @@ public:
 
     void await_resume() {
         disarm();
-        if (cancelled) throw cancelled_error();
+        throw_if_cancelled_on_resume();
     }
 
 private:
@@ -71,13 +72,20 @@ private:
 } // namespace detail
 
 // Suspends until `deadline`. A deadline already past still yields to the ready tasks.
+// A steady_clock deadline is kept exactly as given, so tasks sleeping until the same time
+// point wake in the order they went to sleep; another clock's deadline is converted once.
 template <class Clock, class Duration>
 detail::sleep_awaiter sleep_until(std::chrono::time_point<Clock, Duration> deadline) {
-    auto d = deadline - Clock::now();
-    auto now = std::chrono::steady_clock::now();
-    return detail::sleep_awaiter(
-        event_loop::to_ns(now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(d)),
-        d <= d.zero());
+    using steady = std::chrono::steady_clock;
+    if constexpr (std::is_same_v<Clock, steady>) {
+        auto at = std::chrono::ceil<steady::duration>(deadline.time_since_epoch());
+        return detail::sleep_awaiter(std::chrono::duration_cast<std::chrono::nanoseconds>(at).count(),
+                                     deadline <= steady::now());
+    } else {
+        auto d = deadline - Clock::now();
+        return detail::sleep_awaiter(
+            event_loop::to_ns(steady::now() + std::chrono::ceil<steady::duration>(d)), d <= d.zero());
+    }
 }
 
 // Suspends for `d`; sleep(0) yields to the other ready tasks (asyncio.sleep(0)).

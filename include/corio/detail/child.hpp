@@ -65,8 +65,11 @@ struct child_group : cancellable {
         return !finish_one_inline();
     }
 
-    void throw_if_cancelled() const {
-        if (cancelled || parent_cancelled) throw cancelled_error();
+    // Also after the children finished, if the parent was cancelled before it resumed:
+    // their results are dropped (a value cannot be given back).
+    void throw_if_cancelled() {
+        bool late = cancelled_after_wake();
+        if (cancelled || parent_cancelled || late) throw cancelled_error();
     }
 
     std::coroutine_handle<> finish_one() noexcept {

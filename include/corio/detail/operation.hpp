@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "corio/errors.hpp"
+
 namespace corio::detail {
 
 struct operation {
@@ -113,6 +115,20 @@ struct cancellable : operation {
     }
     void disarm() noexcept {
         if (slot) slot->clear_op(this);
+    }
+
+    // For await_resume after a real suspension: true when the task was cancelled between
+    // the wake-up and this resumption. asyncio delivers such a cancellation at this resume
+    // point, so the caller undoes what the wake-up handed over (a lock, an item, a permit)
+    // and throws. Consuming the request here also merges a second cancel() that arrived
+    // after the first was delivered to the wait: one cancel_error per resumption.
+    bool cancelled_after_wake() noexcept { return slot && slot->take_pending(); }
+
+    // The common end of a wait with nothing to undo: throws if it was cancelled while
+    // waiting or after its wake-up.
+    void throw_if_cancelled_on_resume() {
+        bool late = cancelled_after_wake();
+        if (cancelled || late) throw cancelled_error();
     }
 };
 

@@ -361,6 +361,11 @@ private:
 
     static void on_ready(void* p) noexcept {
         auto* self = static_cast<read_some_op*>(static_cast<io_waiter*>(p));
+        if (self->cancelled_after_wake()) { // the bytes stay in the socket for the next read
+            self->cancelled = true;
+            self->handle.resume();
+            return;
+        }
         try {
             if (!self->attempt() && self->park_again()) return;
         } catch (...) { // the socket's error: the task rethrows it
@@ -436,7 +441,7 @@ public:
     bool await_suspend(std::coroutine_handle<P> h) {
         return wait_.await_suspend(h);
     }
-    void await_resume() const {
+    void await_resume() {
         wait_.await_resume();
         if (c_.write_error) c_.throw_write_error();
     }
