@@ -1,0 +1,314 @@
+// The five cancellation situations for the awaitables that need no descriptor: sleep,
+// event, lock, semaphore, queue get and put, gather, race, wait_for, an awaited task
+// handle, and to_thread.
+#define CORIO_COUNT_FRAMES 1
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "scenarios.hpp"
+
+using namespace std::chrono_literals;
+using conformance::case_base;
+
+namespace {
+
+// No coroutine frame outlives the loop.
+struct frames_checked : case_base {
+    void after_run() { REQUIRE(corio::detail::live_frames.load() == 0); }
+};
+
+struct sleep_case : frames_checked {
+    std::chrono::steady_clock::time_point deadline{};
+    corio::task<void> block() {
+        deadline = std::chrono::steady_clock::now() + 20ms;
+        co_return;
+    }
+    corio::task<void> op() {
+        co_await corio::sleep_until(deadline);
+        got = true;
+    }
+    corio::task<void> complete() { co_await corio::sleep_until(deadline + 1ms); }
+    // The canceller's timer is due a nanosecond before the sleeper's, so one pass over
+    // the due timers queues both, the canceller first: the sleeper has been woken but has
+    // not resumed when the cancellation arrives.
+    corio::task<void> cancel_after_wake(corio::task_handle<void>& h) {
+        auto canceller = corio::spawn([](std::chrono::steady_clock::time_point at,
+                                         corio::task_handle<void>* target) -> corio::task<void> {
+            co_await corio::sleep_until(at);
+            REQUIRE_FALSE(target->done());
+            REQUIRE(target->cancel());
+        }(deadline - 1ns, &h));
+        co_await canceller;
+    }
+};
+
+struct event_case : frames_checked {
+    corio::event ev;
+    corio::task<void> op() {
+        co_await ev.wait();
+        got = true;
+    }
+    corio::task<void> complete() {
+        ev.set();
+        co_return;
+    }
+    corio::task<void> settle() {
+        ev.clear();
+        co_return;
+    }
+};
+
+struct lock_case : frames_checked {
+    corio::lock l;
+    bool blocker_holds = false;
+    bool op_holds = false;
+    corio::task<void> block() {
+        co_await l.acquire();
+        blocker_holds = true;
+    }
+    corio::task<void> op() {
+        co_await l.acquire();
+        got = true;
+        op_holds = true;
+    }
+    corio::task<void> complete() {
+        blocker_holds = false;
+        l.release(); // ownership moves to the waiter
+        co_return;
+    }
+    corio::task<void> settle() {
+        if (blocker_holds) l.release();
+        if (op_holds) l.release();
+        blocker_holds = op_holds = false;
+        co_return;
+    }
+    void check() {
+        REQUIRE_FALSE(l.locked()); // nobody holds it, and no cancelled waiter kept it
+        REQUIRE(l.try_acquire());
+        l.release();
+    }
+};
+
+struct semaphore_case : frames_checked {
+    corio::semaphore s{1};
+    int held = 0;
+    corio::task<void> block() {
+        co_await s.acquire();
+        ++held;
+    }
+    corio::task<void> op() {
+        co_await s.acquire();
+        got = true;
+        ++held;
+    }
+    corio::task<void> complete() {
+        --held;
+        s.release(); // the permit goes to the waiter
+        co_return;
+    }
+    corio::task<void> settle() {
+        for (; held > 0; --held) s.release();
+        co_return;
+    }
+    void check() { REQUIRE(s.value() == 1); }
+};
+
+struct queue_get_case : frames_checked {
+    corio::queue<int> q;
+    std::vector<int> received;
+    int put = 0;
+    corio::task<void> op() {
+        received.push_back(co_await q.get());
+        got = true;
+    }
+    corio::task<void> complete() {
+        q.put_nowait(++put); // handed straight to the waiting getter
+        co_return;
+    }
+    corio::task<void> settle() {
+        while (!q.empty()) received.push_back(q.get_nowait());
+        co_return;
+    }
+    void check() {
+        std::vector<int> expected;
+        for (int i = 1; i <= put; ++i) expected.push_back(i);
+        REQUIRE(received == expected); // each item exactly once, in order
+    }
+};
+
+struct queue_put_case : frames_checked {
+    corio::queue<int> q{1};
+    std::vector<int> received;
+    int put = 0;
+    std::vector<int> acknowledged; // items whose put returned
+    corio::task<void> block() {
+        q.put_nowait(100);
+        acknowledged.push_back(100);
+        co_return;
+    }
+    corio::task<void> op() {
+        int item = ++put;
+        co_await q.put(item);
+        got = true;
+        acknowledged.push_back(item);
+    }
+    corio::task<void> complete() {
+        received.push_back(q.get_nowait()); // room: the first putter is woken
+        co_return;
+    }
+    corio::task<void> settle() {
+        while (!q.empty()) received.push_back(q.get_nowait());
+        co_return;
+    }
+    void check() {
+        REQUIRE(received == acknowledged); // nothing lost, nothing a cancelled put sent
+        REQUIRE_FALSE(q.full()); // no place left reserved for a cancelled putter
+        q.put_nowait(7);
+        REQUIRE(q.qsize() == 1);
+    }
+};
+
+// Children of a group wait on an event; the group must cancel and await them all.
+struct gather_case : frames_checked {
+    corio::event ev;
+    int children_done = 0;
+    corio::task<int> child(int v) {
+        co_await ev.wait();
+        ++children_done;
+        co_return v;
+    }
+    corio::task<void> op() {
+        auto [a, b] = co_await corio::gather(child(1), child(2));
+        REQUIRE(a + b == 3);
+        got = true;
+    }
+    corio::task<void> complete() {
+        ev.set();
+        co_return;
+    }
+    corio::task<void> settle() {
+        ev.clear();
+        co_return;
+    }
+};
+
+struct race_case : gather_case {
+    corio::task<void> op() {
+        auto r = co_await corio::race(child(1), [](corio::event& e) -> corio::task<int> {
+            co_await corio::sleep(1h);
+            co_await e.wait();
+            co_return 2;
+        }(ev));
+        REQUIRE(r.index() == 0);
+        got = true;
+    }
+};
+
+struct wait_for_case : gather_case {
+    corio::task<void> op() {
+        int v = co_await corio::wait_for(child(5), 1h);
+        REQUIRE(v == 5);
+        got = true;
+    }
+};
+
+// Awaiting a spawned task's handle. Cancelling the awaiter cancels the task too
+// (asyncio's `await task`); after the task finished, its result stays with it.
+struct task_handle_case : frames_checked {
+    corio::event ev;
+    std::optional<corio::task_handle<int>> inner;
+    corio::task<void> block() {
+        inner = corio::spawn([](corio::event& e) -> corio::task<int> {
+            co_await e.wait();
+            co_return 42;
+        }(ev));
+        co_return;
+    }
+    corio::task<void> op() {
+        // Awaiting a task passes the awaiter's cancellation on to it (asyncio): going on
+        // after a cancellation means awaiting a new task.
+        if (inner->done()) co_await block();
+        int v = co_await *inner;
+        REQUIRE(v == 42);
+        got = true;
+    }
+    // The task runs to its end while this one waits behind it in the ready queue, so the
+    // awaiter is woken but not yet resumed when this returns.
+    corio::task<void> complete() {
+        ev.set();
+        co_await corio::sleep(0s);
+        REQUIRE(inner->done());
+    }
+    corio::task<void> settle() {
+        ev.set();
+        co_await inner->wait();
+        REQUIRE(inner->done());
+        // Unless cancelled along with its awaiter, the result is still there to take.
+        if (!inner->cancelled()) REQUIRE(inner->result() == 42);
+        inner.reset(); // its frame goes with the last handle
+    }
+};
+
+// A function on the worker pool. What ran cannot be undone: its result is dropped.
+// Each call takes a ticket and runs until complete() has released that ticket.
+struct to_thread_case : frames_checked {
+    std::mutex mu;
+    std::condition_variable cv;
+    int released = 0;
+    std::atomic<int> started{0}, finished{0};
+    corio::task<void> op() {
+        int v = co_await corio::to_thread([this] {
+            int ticket = ++started;
+            std::unique_lock lk(mu);
+            cv.wait(lk, [&] { return released >= ticket; });
+            ++finished;
+            return 9;
+        });
+        REQUIRE(v == 9);
+        got = true;
+    }
+    corio::task<void> waiting() {
+        int before = started.load();
+        while (started.load() == before) co_await corio::sleep(1ms);
+    }
+    void release_all() {
+        {
+            std::lock_guard lk(mu);
+            released = started.load();
+        }
+        cv.notify_all();
+    }
+    corio::task<void> complete() {
+        release_all();
+        // The function returns while the loop is busy here, so its completion is queued
+        // for the loop, not yet run, when the cancellation arrives.
+        while (finished.load() < started.load()) std::this_thread::yield();
+        std::this_thread::sleep_for(5ms);
+        co_return;
+    }
+    corio::task<void> settle() {
+        release_all();
+        co_return;
+    }
+    void check() {
+        if (!got) return;
+        REQUIRE(finished.load() >= 1);
+    }
+};
+
+} // namespace
+
+CONFORMANCE_CASE(sleep_case)
+CONFORMANCE_CASE(event_case)
+CONFORMANCE_CASE(lock_case)
+CONFORMANCE_CASE(semaphore_case)
+CONFORMANCE_CASE(queue_get_case)
+CONFORMANCE_CASE(queue_put_case)
+CONFORMANCE_CASE(gather_case)
+CONFORMANCE_CASE(race_case)
+CONFORMANCE_CASE(wait_for_case)
+CONFORMANCE_CASE(task_handle_case)
+CONFORMANCE_CASE(to_thread_case)
