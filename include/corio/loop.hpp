@@ -346,6 +346,8 @@ private:
         }
     }
 
+public:
+    // What report() does without a handler: one line on stderr.
     static void default_report(std::exception_ptr e) noexcept {
         try {
             std::rethrow_exception(e);
@@ -364,6 +366,7 @@ private:
         }
     }
 
+private:
     detail::reactor reactor_;
     detail::timer_heap timers_;
     std::atomic<detail::remote_item*> remote_{nullptr};

@@ -45,6 +45,7 @@ struct spawned_state final : root_base, result_completion<T> {
     unsigned handles = 0;
     unsigned cancel_requests = 0; // asyncio's cancelling()
     bool done = false;
+    bool abandoned = false; // destroyed unfinished at loop shutdown
     bool retrieved = false;
 
     spawned_state(task<T>&& t, event_loop& l) : work(std::move(t)), loop(&l) {
@@ -69,9 +70,14 @@ struct spawned_state final : root_base, result_completion<T> {
     outcome<T>& result() noexcept { return this->out; }
 
     void report_if_unobserved() noexcept {
-        if (retrieved || !work.valid() || !work.done()) return;
+        if (retrieved || abandoned) return;
         std::exception_ptr e = result().exception();
-        if (e && !is_cancellation(e)) loop->report(e);
+        if (!e || is_cancellation(e)) return;
+        // The last handle may go after run() has returned and the loop with it.
+        if (current_loop_ptr == loop)
+            loop->report(e);
+        else
+            event_loop::default_report(e);
     }
 
     void wake_waiters() noexcept {
@@ -82,8 +88,9 @@ struct spawned_state final : root_base, result_completion<T> {
         }
     }
 
-    // Runs inside the task's final_suspend: the frame is suspended, so destroying it here
-    // (when no handle remains) is allowed.
+    // Runs inside the task's final_suspend (or before its first step): the frame is
+    // suspended, so it is destroyed here, and with it the task's locals and parameters,
+    // such as a connection's stream, even while handles keep the result.
     static std::coroutine_handle<> on_finished(completion* c) noexcept {
         auto* self = static_cast<spawned_state*>(c);
         // Cancelled while running, then returned without waiting again: asyncio ends such
@@ -91,6 +98,8 @@ struct spawned_state final : root_base, result_completion<T> {
         if (self->slot.take_pending() && !self->out.has_exception())
             self->out.set_exception(std::make_exception_ptr(cancelled_error()));
         self->done = true;
+        self->work.handle().destroy();
+        (void)self->work.release();
         event_loop::release(*self);
         self->wake_waiters();
         if (self->handles == 0) {
@@ -102,6 +111,7 @@ struct spawned_state final : root_base, result_completion<T> {
 
     void abandon() noexcept override {
         done = true;
+        abandoned = true;
         wake_waiters();
         if (handles == 0)
             delete this;
@@ -163,7 +173,7 @@ public:
     }
 
     bool cancelled() const noexcept {
-        return done() && (!s_->work.valid() || detail::is_cancellation(s_->result().exception()));
+        return done() && (s_->abandoned || detail::is_cancellation(s_->result().exception()));
     }
 
     // The finished task's value; rethrows its exception. Throws std::logic_error if it
@@ -236,7 +246,7 @@ private:
     void check_done() const {
         if (!s_) throw std::logic_error("corio: empty task_handle");
         if (!s_->done) throw std::logic_error("corio: task is not done yet");
-        if (!s_->work.valid()) throw cancelled_error(); // abandoned at shutdown
+        if (s_->abandoned) throw cancelled_error(); // destroyed unfinished at loop shutdown
     }
     T take() {
         check_done();

@@ -23,7 +23,8 @@ struct frames_checked : case_base {
 struct sleep_case : frames_checked {
     std::chrono::steady_clock::time_point deadline{};
     corio::task<void> block() {
-        deadline = std::chrono::steady_clock::now() + 20ms;
+        // Far enough ahead that the canceller below is armed before it, even on a busy machine.
+        deadline = std::chrono::steady_clock::now() + 100ms;
         co_return;
     }
     corio::task<void> op() {
@@ -258,8 +259,10 @@ struct to_thread_case : frames_checked {
     std::mutex mu;
     std::condition_variable cv;
     int released = 0;
+    int calls = 0;
     std::atomic<int> started{0}, finished{0};
     corio::task<void> op() {
+        ++calls;
         int v = co_await corio::to_thread([this] {
             int ticket = ++started;
             std::unique_lock lk(mu);
@@ -270,9 +273,9 @@ struct to_thread_case : frames_checked {
         REQUIRE(v == 9);
         got = true;
     }
+    // op() has been called, and every function called so far runs on a worker.
     corio::task<void> waiting() {
-        int before = started.load();
-        while (started.load() == before) co_await corio::sleep(1ms);
+        while (calls == 0 || started.load() < calls) co_await corio::sleep(1ms);
     }
     void release_all() {
         {
@@ -290,8 +293,9 @@ struct to_thread_case : frames_checked {
         co_return;
     }
     corio::task<void> settle() {
+        // A call still on its way to a worker (unless its task never started).
+        while (started.load() < calls) co_await corio::sleep(1ms);
         release_all();
-        co_return;
     }
     void check() {
         if (!got) return;
