@@ -1,11 +1,13 @@
 #pragma once
 // corio::http::response: the status and headers of a response, and its body read whole
 // or in bounded pieces off the pooled connection, within the request's deadlines.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <limits>
 #include <memory>
+#include <new>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -76,6 +78,23 @@ struct body_state {
     bool reusable = true;   // the request did not ask to close
     std::string_view pending; // a body piece not yet handed out (a view into conn().buf)
 };
+
+// Makes room in `out` for `more` bytes (out.size() + more <= limit) for a body of unknown
+// length. Doubling alone would copy a buffer of up to the limit into one twice as large,
+// both resident at once; so once a doubled buffer would pass half the limit, it takes the
+// whole limit and is never copied again. Pages no byte reaches are address space, not
+// memory; where even that is refused, plain doubling (capped at the limit) remains.
+inline void grow_body(std::string& out, std::size_t more, std::size_t limit) {
+    std::size_t doubled = std::min(limit, std::max(out.size() + more, out.capacity() * 2));
+    if (doubled <= limit / 2) return out.reserve(doubled);
+    try {
+        out.reserve(limit);
+    } catch (const std::bad_alloc&) {
+        out.reserve(doubled);
+    } catch (const std::length_error&) {
+        out.reserve(doubled);
+    }
+}
 
 struct request_spec;
 
@@ -205,14 +224,16 @@ inline task<std::string> response::read() {
     for (;;) {
         std::string piece = co_await read_chunk(std::numeric_limits<std::size_t>::max());
         if (piece.empty()) co_return out;
-        if (out.size() + piece.size() > max_body_) {
+        if (piece.size() > max_body_ - out.size()) { // before any allocation past the limit
             close();
             throw body_too_large(max_body_);
         }
-        if (out.empty() && out.capacity() < piece.size())
+        if (out.empty() && out.capacity() < piece.size()) {
             out = std::move(piece);
-        else
-            out += piece;
+            continue;
+        }
+        if (out.capacity() - out.size() < piece.size()) detail::grow_body(out, piece.size(), max_body_);
+        out += piece;
     }
 }
 
