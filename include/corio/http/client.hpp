@@ -11,8 +11,10 @@
 // and an idempotent request whose reused connection fails before any response byte is
 // retried once on a fresh one. Redirects are followed with RFC 9110's method rules. One
 // deadline (total_timeout) covers connecting, sending, redirects and reading the body;
-// connect_timeout bounds each connection attempt. A response whose body was not read to
-// its end, a timeout or a cancellation closes its connection instead of pooling it.
+// connect_timeout bounds each connection attempt, read_timeout each wait for response
+// bytes, keepalive_timeout the time a connection may sit idle in the pool. A response
+// whose body was not read to its end, a timeout or a cancellation (cancelled_error from
+// the awaiting co_await) closes its connection instead of pooling it.
 //
 // Requests take their arguments by value (they are coroutines); a response may outlive
 // the client that made it.
@@ -113,8 +115,10 @@ private:
         lim.url = rq.target.str();
         lim.ms = st->opts.total_timeout.count();
         if (lim.ms > 0) lim.at = detail::clock::now() + st->opts.total_timeout;
+        lim.read = st->opts.read_timeout;
         std::vector<std::string> history;
         for (;;) {
+            lim.reading = rq.target.str();
             response r = co_await send_with_retry(st, rq, lim);
             int s = r.status;
             bool redirect = s == 301 || s == 302 || s == 303 || s == 307 || s == 308;

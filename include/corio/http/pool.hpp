@@ -11,9 +11,12 @@
 #include <utility>
 
 #include "corio/detail/chrono.hpp"
+#include "corio/detail/intrusive_list.hpp"
 #include "corio/detail/socket_probe.hpp"
+#include "corio/detail/timer_heap.hpp"
 #include "corio/http/headers.hpp"
 #include "corio/http/response_parser.hpp"
+#include "corio/loop.hpp"
 #include "corio/net/stream.hpp"
 #include "corio/sync.hpp"
 
@@ -26,7 +29,14 @@ struct client_options {
     // One deadline from request() to the end of the body, redirects included (aiohttp's
     // total): a long download needs a larger one, or 0 for none.
     std::chrono::milliseconds total_timeout{300'000};
-    std::chrono::milliseconds keepalive_timeout{15'000}; // idle longer than this: not reused
+    /// The longest wait for the next bytes of a response (aiohttp's sock_read), for the
+    /// status line and headers and for the body, read() and read_chunk() alike; 0: none.
+    /// Exceeding it throws http::read_timeout (a corio::timeout_error) and closes the
+    /// connection. It bounds a silent server, not a slow one: total_timeout does that.
+    std::chrono::milliseconds read_timeout{60'000};
+    /// How long a connection may sit idle in the pool: past it, it is closed (by a timer
+    /// on the loop, whether or not the client is used again) and never reused; 0: no limit.
+    std::chrono::milliseconds keepalive_timeout{15'000};
     bool follow_redirects = true;
     std::size_t max_redirects = 10;
     std::size_t max_body_size = 256 * 1024 * 1024; // read() and text(); read_chunk() streams
@@ -57,14 +67,46 @@ struct host_pool {
     std::size_t users = 0;  // requests holding or awaiting a permit: keeps the entry alive
 };
 
+struct pool_state;
+
+// Closes a client's idle connections as they pass keepalive_timeout: one timer per client,
+// due when its oldest idle connection expires.
+struct idle_reaper : corio::detail::timer_node, corio::detail::list_hook {
+    pool_state* owner = nullptr;
+    event_loop* loop = nullptr; // where the timer is armed, while it is
+};
+
+// Disarms the reapers still armed when their loop ends, so a client that outlives run()
+// never touches the loop again.
+class idle_reapers final : public corio::detail::loop_service {
+public:
+    explicit idle_reapers(event_loop&) noexcept {}
+    ~idle_reapers() override { shutdown(); }
+    void shutdown() noexcept override {
+        while (!armed.empty()) {
+            idle_reaper& r = armed.pop_front();
+            r.loop->cancel_timer(&r);
+            r.loop = nullptr;
+        }
+    }
+    corio::detail::intrusive_list<idle_reaper> armed;
+};
+
 struct pool_state {
-    explicit pool_state(client_options o) : opts(std::move(o)) {}
+    explicit pool_state(client_options o) : opts(std::move(o)) {
+        reaper.owner = this;
+        reaper.fire = &on_reaper;
+    }
+    ~pool_state() { disarm(); }
+    pool_state(const pool_state&) = delete;
+    pool_state& operator=(const pool_state&) = delete;
 
     client_options opts;
     std::unordered_map<std::string, std::unique_ptr<host_pool>> hosts;
     std::size_t idle_total = 0;
     std::size_t opened = 0;
     bool closed = false;
+    idle_reaper reaper;
 
     host_pool& enter(const std::string& key) {
         auto& p = hosts[key];
@@ -76,6 +118,10 @@ struct pool_state {
         if (--p.users == 0 && p.idle.empty()) hosts.erase(key);
     }
 
+    bool expired(const connection& c, clock::time_point now) const noexcept {
+        return opts.keepalive_timeout.count() > 0 && now - c.idle_since >= opts.keepalive_timeout;
+    }
+
     // The most recently used idle connection that is still fit for a request.
     std::unique_ptr<connection> take_idle(host_pool& p) {
         auto now = clock::now();
@@ -83,8 +129,7 @@ struct pool_state {
             std::unique_ptr<connection> c = std::move(p.idle.back());
             p.idle.pop_back();
             --idle_total;
-            bool expired = opts.keepalive_timeout.count() > 0 && now - c->idle_since > opts.keepalive_timeout;
-            if (!expired &&
+            if (!expired(*c, now) &&
                 corio::detail::probe_idle_socket(c->s.native_handle()) == corio::detail::idle_socket_state::open)
                 return c;
         } // the others are closed as they go out of scope
@@ -96,15 +141,22 @@ struct pool_state {
         p.idle.push_back(std::move(c));
         ++idle_total;
         while (idle_total > opts.max_idle_connections) drop_oldest_idle();
+        if (!reaper.loop) arm(); // armed already: for an older connection, so earlier
     }
 
-    void drop_oldest_idle() noexcept {
+    // The host whose front (oldest) idle connection is the oldest of all.
+    auto oldest_idle() noexcept {
         auto oldest = hosts.end();
         for (auto it = hosts.begin(); it != hosts.end(); ++it)
             if (!it->second->idle.empty() &&
                 (oldest == hosts.end() ||
                  it->second->idle.front()->idle_since < oldest->second->idle.front()->idle_since))
                 oldest = it;
+        return oldest;
+    }
+
+    void drop_oldest_idle() noexcept {
+        auto oldest = oldest_idle();
         if (oldest == hosts.end()) return;
         oldest->second->idle.pop_front();
         --idle_total;
@@ -113,10 +165,51 @@ struct pool_state {
 
     void close() noexcept {
         closed = true;
+        disarm();
         for (auto it = hosts.begin(); it != hosts.end();) {
             idle_total -= it->second->idle.size();
             it->second->idle.clear();
             it = it->second->users == 0 ? hosts.erase(it) : std::next(it);
+        }
+    }
+
+private:
+    // Due when the oldest idle connection expires; not without idle connections, a limit
+    // or a running loop.
+    void arm() {
+        if (opts.keepalive_timeout.count() <= 0 || !corio::detail::current_loop_ptr) return;
+        auto oldest = oldest_idle();
+        if (oldest == hosts.end()) return;
+        event_loop& loop = *corio::detail::current_loop_ptr;
+        idle_reapers& reapers = loop.service<idle_reapers>();
+        auto due = oldest->second->idle.front()->idle_since + opts.keepalive_timeout;
+        loop.add_timer(&reaper, event_loop::to_ns(due));
+        reaper.loop = &loop;
+        reapers.armed.push_back(reaper);
+    }
+
+    void disarm() noexcept {
+        if (!reaper.loop) return;
+        reaper.loop->cancel_timer(&reaper);
+        corio::detail::intrusive_list<idle_reaper>::erase(reaper);
+        reaper.loop = nullptr;
+    }
+
+    static void on_reaper(corio::detail::timer_node* n) noexcept {
+        auto& self = *static_cast<idle_reaper*>(n)->owner;
+        self.disarm(); // the loop has taken the timer off its heap already
+        auto now = clock::now();
+        for (auto it = self.hosts.begin(); it != self.hosts.end();) {
+            auto& idle = it->second->idle;
+            while (!idle.empty() && self.expired(*idle.front(), now)) {
+                idle.pop_front();
+                --self.idle_total;
+            }
+            it = it->second->users == 0 && idle.empty() ? self.hosts.erase(it) : std::next(it);
+        }
+        try {
+            self.arm();
+        } catch (...) { // no memory for the timer: expired ones are still never reused
         }
     }
 };

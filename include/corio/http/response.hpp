@@ -32,11 +32,13 @@ class response;
 
 namespace detail {
 
-// The one deadline of a request, and how to name it when it strikes.
+// The limits of a request, and how to name them when they strike.
 struct limit_ctx {
-    std::optional<clock::time_point> at;
-    std::string url;
-    long long ms = 0;
+    std::optional<clock::time_point> at; // total_timeout's deadline
+    std::string url;                     // the URL asked for
+    long long ms = 0;                    // total_timeout
+    std::chrono::milliseconds read{0};   // read_timeout (0: none)
+    std::string reading;                 // the URL whose response is being read
 };
 
 // Awaits `t` (a task or an operation such as a stream read) within the request's deadline.
@@ -49,6 +51,8 @@ task<corio::detail::await_result_t<A>> within(A t, const limit_ctx& lim) {
         co_return co_await corio::wait_for(std::move(t), left);
     } catch (const connect_timeout&) {
         throw;
+    } catch (const read_timeout&) {
+        throw;
     } catch (const request_timeout&) {
         throw;
     } catch (const corio::timeout_error&) {
@@ -56,15 +60,27 @@ task<corio::detail::await_result_t<A>> within(A t, const limit_ctx& lim) {
     }
 }
 
+// One wait for bytes: read_timeout or what is left of the deadline, whichever is shorter,
+// and that one names the error. Takes everything the stream has buffered, so no byte
+// hides there when the connection goes back to the pool.
+inline task<std::string> read_some(connection& c, const limit_ctx& lim) {
+    auto op = c.s.read(std::numeric_limits<std::size_t>::max());
+    bool own_limit = lim.read.count() > 0 && (!lim.at || clock::now() + lim.read < *lim.at);
+    if (!own_limit) co_return co_await within(std::move(op), lim);
+    try {
+        co_return co_await corio::wait_for(std::move(op), lim.read);
+    } catch (const corio::timeout_error&) {
+        throw read_timeout(lim.reading, lim.read.count());
+    }
+}
+
 // The next parser event, reading from the socket when the parser has used every byte.
-// Reads take everything the stream has buffered, so no byte hides there when the
-// connection goes back to the pool.
 inline task<parse_step> next_event(connection& c, const limit_ctx& lim) {
     for (;;) {
         parse_step s = c.parser.feed(std::string_view(c.buf).substr(c.off));
         c.off += s.consumed;
         if (s.event != parse_event::need_more) co_return s;
-        std::string data = co_await within(c.s.read(std::numeric_limits<std::size_t>::max()), lim);
+        std::string data = co_await read_some(c, lim);
         if (data.empty()) co_return c.parser.feed_eof();
         c.buf = std::move(data);
         c.off = 0;
@@ -129,9 +145,14 @@ public:
     const http::headers& trailers() const noexcept { return trailers_; }
 
     // The next piece of body, at most `max` bytes (client_options::chunk_size when 0);
-    // "" at the end. Memory stays bounded however large the body is.
+    // "" at the end. Memory stays bounded however large the body is. Each wait for bytes
+    // is bounded by read_timeout (read_timeout) and the request's total_timeout
+    // (request_timeout); a timeout, a broken body or a cancellation closes the connection,
+    // and later reads throw the same error again.
     task<std::string> read_chunk(std::size_t max = 0);
-    // The rest of the body. More than client_options::max_body_size throws body_too_large.
+    // The rest of the body. More than client_options::max_body_size throws body_too_large,
+    // before the buffer grows past it: a body of unknown length costs at most about
+    // max_body_size of memory.
     task<std::string> read();
     // The body as text (bytes as received: no charset conversion).
     task<std::string> text() { return read(); }
