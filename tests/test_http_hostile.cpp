@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -82,6 +83,126 @@ struct hostile_server {
     }
 };
 
+// The error `work` ends with: what() of an E, or a line saying it ended otherwise.
+template <class E, class Awaitable>
+corio::task<std::string> error_of(Awaitable work) {
+    try {
+        co_await std::move(work);
+    } catch (const E& e) {
+        co_return std::string(e.what());
+    } catch (const std::exception& e) {
+        co_return std::string("(another error) ") + e.what();
+    }
+    co_return std::string("(no error)");
+}
+
+corio::task<std::string> get_body(http::client& c, std::string url) {
+    auto r = co_await c.get(std::move(url));
+    co_return co_await r.read();
+}
+
+// Small limits everywhere, so each attack ends quickly; total_timeout catches what the
+// others cannot.
+http::client_options hostile_options() {
+    http::client_options o;
+    o.connect_timeout = 2s;
+    o.read_timeout = 200ms;
+    o.total_timeout = 2s;
+    o.max_body_size = 1 << 20;
+    return o;
+}
+
+corio::task<void> malformed_responses(const hostile_server& srv) {
+    http::client c(hostile_options());
+    auto v0 = co_await error_of<http::protocol_error>(c.get(srv.url("/endless-status-line")));
+    CHECK(contains(v0, "status line too long (limit 8192 bytes)"));
+    auto v1 = co_await error_of<http::protocol_error>(c.get(srv.url("/endless-headers")));
+    CHECK(contains(v1, "too many header fields (limit 100)"));
+    auto v2 = co_await error_of<http::protocol_error>(c.get(srv.url("/endless-header-value")));
+    CHECK(contains(v2, "header section too large (limit 65536 bytes)"));
+    auto v3 = co_await error_of<http::protocol_error>(get_body(c, srv.url("/lying-length")));
+    CHECK(contains(v3, "body cut short: connection closed after 10 of 100 bytes"));
+    auto v4 = co_await error_of<http::protocol_error>(c.get(srv.url("/conflicting-length")));
+    CHECK(contains(v4, "conflicting Content-Length values 5 and 50"));
+    auto v5 = co_await error_of<http::protocol_error>(get_body(c, srv.url("/chunk-overflow")));
+    CHECK(contains(v5, "chunk size overflows 64 bits"));
+    auto v6 = co_await error_of<http::protocol_error>(get_body(c, srv.url("/chunk-line-endless")));
+    CHECK(contains(v6, "chunk-size line too long (limit 4096 bytes)"));
+    auto v8 = co_await error_of<http::protocol_error>(get_body(c, srv.url("/endless-trailers")));
+    CHECK(contains(v8, "too many trailer fields (limit 100)"));
+    auto v7 = co_await error_of<http::protocol_error>(c.get(srv.url("/interim-flood")));
+    CHECK(contains(v7, "too many interim (1xx) responses (limit 16)"));
+    CHECK(c.idle_connections() == 0); // no broken connection goes back to the pool
+
+    auto ok = co_await get_body(c, srv.url("/ok"));
+    CHECK(ok == "ok");
+}
+
+corio::task<void> redirect_loop(const hostile_server& srv) {
+    http::client c(hostile_options());
+    std::vector<std::string> history;
+    std::string what = "(no error)";
+    try {
+        co_await c.get(srv.url("/redirect-loop"));
+    } catch (const http::too_many_redirects& e) {
+        what = e.what();
+        history = e.history;
+    }
+    CHECK(contains(what, "too many redirects (limit 10), last: " + srv.url("/redirect-loop")));
+    CHECK(history.size() == 12);
+    CHECK(c.connections_opened() == 1); // each hop's empty body was read, the connection reused
+}
+
+corio::task<void> slow_and_silent(const hostile_server& srv) {
+    http::client c(hostile_options());
+    // A byte every 10 ms is slow, not silent: read_timeout (200 ms) lets it through.
+    http::client_options patient = hostile_options();
+    patient.total_timeout = 0ms;
+    http::client p(patient);
+    auto v1 = co_await get_body(p, srv.url("/drip?ms=10"));
+    CHECK(v1 == "dripped body");
+
+    // Silent: read_timeout, wherever the silence falls.
+    auto v2 = co_await error_of<http::read_timeout>(c.get(srv.url("/never-answer")));
+    CHECK(contains(v2, "reading the response from " + srv.url("/never-answer") +
+                           " timed out (read_timeout 200 ms without a byte)"));
+    auto v3 = co_await error_of<http::read_timeout>(c.get(srv.url("/stall-headers")));
+    CHECK(contains(v3, "(read_timeout 200 ms without a byte)"));
+    auto v4 = co_await error_of<http::read_timeout>(get_body(c, srv.url("/stall-body")));
+    CHECK(contains(v4, "(read_timeout 200 ms without a byte)"));
+
+    // Headers dripped forever, each byte within read_timeout: total_timeout ends it.
+    auto v5 = co_await error_of<http::request_timeout>(c.get(srv.url("/header-drip?ms=20")));
+    CHECK(contains(v5, "request to " + srv.url("/header-drip?ms=20") + " timed out (total_timeout 2000 ms)"));
+    CHECK(c.idle_connections() == 0);
+}
+
+corio::task<void> ten_gib(const hostile_server& srv) {
+    http::client c(hostile_options());
+    const std::string n = "?n=" + std::to_string(10ull << 30);
+    // Declared: refused before a byte of it is read.
+    auto declared = co_await c.get(srv.url("/huge-length" + n));
+    CHECK(declared.content_length() == 10ull << 30);
+    auto v1 = co_await error_of<http::body_too_large>(declared.read());
+    CHECK(contains(v1, "response body exceeds max_body_size (1048576 bytes)"));
+    for (const char* path : {"/huge-chunked", "/huge-close"}) {
+        auto v2 = co_await error_of<http::body_too_large>(get_body(c, srv.url(path + n)));
+        CHECK(contains(v2, "response body exceeds max_body_size (1048576 bytes)"));
+    }
+    // Streamed, it flows in pieces of at most chunk_size, for as long as it is read.
+    auto streamed = co_await c.get(srv.url("/huge-chunked" + n));
+    std::size_t total = 0, largest = 0;
+    while (total < (64u << 20)) {
+        std::string piece = co_await streamed.read_chunk();
+        REQUIRE(!piece.empty());
+        largest = std::max(largest, piece.size());
+        total += piece.size();
+    }
+    CHECK(largest <= c.options().chunk_size);
+    streamed.close();
+    CHECK(c.idle_connections() == 0);
+}
+
 // ------------------------------------------------------------------ peak memory of read()
 
 long long status_kib(const char* field) {
@@ -143,6 +264,34 @@ peak_report measure_read(const std::string& url, std::size_t limit) {
 }
 
 } // namespace
+
+TEST_CASE("hostile: endless or malformed headers, lying lengths, broken chunks, a 1xx flood", "[http][hostile]") {
+    hostile_server srv;
+    corio::run(malformed_responses(srv));
+}
+
+TEST_CASE("hostile: a redirect loop ends at max_redirects", "[http][hostile]") {
+    hostile_server srv;
+    corio::run(redirect_loop(srv));
+}
+
+TEST_CASE("hostile: dripping, stalling and silent servers meet read_timeout or total_timeout", "[http][hostile]") {
+    hostile_server srv;
+    corio::run(slow_and_silent(srv));
+}
+
+TEST_CASE("hostile: a 10 GiB body stops at max_body_size, in bounded memory", "[http][hostile]") {
+    hostile_server srv;
+    corio::run(ten_gib(srv));
+    // In a child process, so the high-water mark is that of the request alone.
+    const std::string n = "?n=" + std::to_string(10ull << 30);
+    for (const char* path : {"/huge-chunked", "/huge-close"}) {
+        peak_report rep = measure_read(srv.url(path + n), 1 << 20);
+        INFO(path << ": " << rep.error);
+        CHECK(contains(rep.error, "response body exceeds max_body_size (1048576 bytes)"));
+        if (!under_asan) CHECK(rep.peak_kib - rep.baseline_kib <= 8 * 1024);
+    }
+}
 
 TEST_CASE("hostile: read() peaks near max_body_size, not twice it, for every framing", "[http][hostile]") {
     hostile_server srv;

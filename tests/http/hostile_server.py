@@ -84,6 +84,10 @@ class Handler(socketserver.BaseRequestHandler):
         if path == "/ok":
             self.send(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
             return True
+        if path == "/endless-status-line":
+            self.send(b"HTTP/1.1 200 ")
+            while True:
+                self.send(b"O" * 4096)
         if path == "/endless-headers":
             self.send(b"HTTP/1.1 200 OK\r\n")
             i = 0
@@ -127,6 +131,12 @@ class Handler(socketserver.BaseRequestHandler):
             self.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1")
             while True:
                 self.send(b"0" * 4096)
+        if path == "/endless-trailers":
+            self.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n")
+            i = 0
+            while True:
+                self.send(b"X-Trailer-%d: %s\r\n" % (i, b"t" * 40))
+                i += 1
         if path == "/interim-flood":
             while True:
                 self.send(b"HTTP/1.1 100 Continue\r\n\r\n")
