@@ -151,6 +151,10 @@ corio::task<void> redirect_loop(const hostile_server& srv) {
     CHECK(contains(what, "too many redirects (limit 10), last: " + srv.url("/redirect-loop")));
     CHECK(history.size() == 12);
     CHECK(c.connections_opened() == 1); // each hop's empty body was read, the connection reused
+
+    // A redirect whose body never comes is followed all the same, on a new connection.
+    auto v1 = co_await get_body(c, srv.url("/redirect-stall"));
+    CHECK(v1 == "ok");
 }
 
 corio::task<void> slow_and_silent(const hostile_server& srv) {

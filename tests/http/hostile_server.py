@@ -143,6 +143,10 @@ class Handler(socketserver.BaseRequestHandler):
         if path == "/redirect-loop":
             self.send(b"HTTP/1.1 302 Found\r\nLocation: /redirect-loop\r\nContent-Length: 0\r\n\r\n")
             return True
+        if path == "/redirect-stall":  # a redirect whose body never comes
+            self.send(b"HTTP/1.1 302 Found\r\nLocation: /ok\r\nContent-Length: 100\r\n\r\n")
+            self.until_hangup()
+            return False
         if path == "/huge-length":  # declares n bytes and sends them
             self.send(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % n)
             self.body(n, chunked=False)

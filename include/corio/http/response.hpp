@@ -157,7 +157,8 @@ public:
     // The body as text (bytes as received: no charset conversion).
     task<std::string> text() { return read(); }
     // Reads and drops the rest of a small body (up to `up_to` bytes) so the connection
-    // can serve another request; a larger or unfinished one is closed instead.
+    // can serve another request; a larger, broken or stalled (read_timeout) one is closed
+    // instead. total_timeout and cancellation still throw.
     task<void> release(std::size_t up_to = 64 * 1024);
     // Gives up the rest of the body: the connection is closed, never pooled.
     void close() noexcept {
@@ -269,6 +270,7 @@ inline task<void> response::release(std::size_t up_to) {
         }
     } catch (const protocol_error&) { // a body nobody wants may be broken: its connection goes
     } catch (const std::system_error&) {
+    } catch (const read_timeout&) { // ... or never come (a redirect is followed all the same)
     }
     body_.reset();
 }
