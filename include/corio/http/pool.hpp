@@ -32,7 +32,8 @@ struct client_options {
     /// The longest wait for the next bytes of a response (aiohttp's sock_read), for the
     /// status line and headers and for the body, read() and read_chunk() alike; 0: none.
     /// Exceeding it throws http::read_timeout (a corio::timeout_error) and closes the
-    /// connection. It bounds a silent server, not a slow one: total_timeout does that.
+    /// connection, as cancelling the request or the read does (cancelled_error). It
+    /// bounds a silent server, not a slow one: total_timeout does that.
     std::chrono::milliseconds read_timeout{60'000};
     /// How long a connection may sit idle in the pool: past it, it is closed (by a timer
     /// on the loop, whether or not the client is used again) and never reused; 0: no limit.
