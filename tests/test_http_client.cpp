@@ -51,6 +51,7 @@ struct server_stats {
     corio::event hang_started;     // a /hang request arrived
     corio::event hang_closed;      // ... and its client hung up
     corio::event closed_after;     // /close-after closed its connection
+    corio::event idle_closed;      // a client hung up between requests
 };
 
 struct request_in {
@@ -110,7 +111,10 @@ corio::task<void> serve(corio::stream s, std::shared_ptr<server_stats> st) {
     try {
         for (;;) {
             auto rq = co_await read_request(s);
-            if (!rq) co_return;
+            if (!rq) {
+                st->idle_closed.set();
+                co_return;
+            }
             ++st->requests;
             ++on_this_connection;
             st->seen.push_back(rq->method + " " + rq->path);
@@ -133,6 +137,17 @@ corio::task<void> serve(corio::stream s, std::shared_ptr<server_stats> st) {
                     s.write(std::string_view(wire).substr(i, 7));
                     co_await s.drain();
                     co_await corio::sleep(1ms);
+                }
+            } else if (p == "/drip" || p == "/drip-body") { // a byte every 10 ms
+                std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n";
+                if (p == "/drip-body") {
+                    s.write(head);
+                    head.clear();
+                }
+                for (char ch : head + "dripped body") {
+                    s.write(std::string_view(&ch, 1));
+                    co_await s.drain();
+                    co_await corio::sleep(10ms);
                 }
             } else if (p == "/until-close") {
                 s.write("HTTP/1.1 200 OK\r\n\r\nuntil the end");
@@ -193,6 +208,8 @@ corio::task<void> serve(corio::stream s, std::shared_ptr<server_stats> st) {
                                                             "/loop-a\r\n"));
             } else if (p.starts_with("/r/")) { // /r/CODE redirects to /echo with that code
                 s.write(response_text(std::stoi(p.substr(3)), "Redirect", "moved", "Location: /echo\r\n"));
+            } else if (p == "/to-hang") {
+                s.write(response_text(302, "Found", "", "Location: /hang\r\n"));
             } else if (p == "/to-https") {
                 s.write(response_text(302, "Found", "", "Location: https://127.0.0.1/secure\r\n"));
             } else if (p == "/to-other") {
@@ -718,6 +735,105 @@ corio::task<void> cancellation_and_timeouts() {
     co_await stop(ts);
 }
 
+corio::task<void> read_timeouts() {
+    auto ts = co_await start_test_server();
+    http::client_options o;
+    o.read_timeout = 250ms;
+    http::client c(o);
+
+    // A byte every 10 ms: no wait is long, the whole response takes longer than
+    // read_timeout, and it arrives, read whole or streamed.
+    auto v1 = co_await get_text(c, ts.base + "/drip");
+    CHECK(v1 == "dripped body");
+    auto dripping = co_await c.get(ts.base + "/drip-body");
+    std::string all;
+    for (;;) {
+        std::string piece = co_await dripping.read_chunk();
+        if (piece.empty()) break;
+        all += piece;
+    }
+    CHECK(all == "dripped body");
+
+    // Silence longer than read_timeout, before the status line: the connection is closed.
+    std::string e = co_await error_of<http::read_timeout>(c.get(ts.base + "/hang"));
+    CHECK(contains(e, "reading the response from " + ts.base + "/hang timed out (read_timeout 250 ms without a byte)"));
+    co_await expect_event(ts.st->hang_closed);
+    // After a redirect, the error names the URL that went silent; it is a timeout_error.
+    ts.st->hang_closed.clear();
+    auto v2 = co_await error_of<corio::timeout_error>(c.get(ts.base + "/to-hang"));
+    CHECK(contains(v2, "from " + ts.base + "/hang timed out (read_timeout"));
+    co_await expect_event(ts.st->hang_closed);
+
+    // In the body, read whole: the error sticks to the response.
+    ts.st->hang_closed.clear();
+    auto whole = co_await c.get(ts.base + "/hang-body");
+    CHECK(whole.status == 200);
+    auto v3 = co_await error_of<http::read_timeout>(whole.read());
+    CHECK(contains(v3, "read_timeout 250 ms"));
+    co_await expect_event(ts.st->hang_closed);
+    auto v4 = co_await error_of<http::read_timeout>(whole.read());
+    CHECK(v4 == v3);
+    // ... and streamed.
+    ts.st->hang_closed.clear();
+    auto streamed = co_await c.get(ts.base + "/hang-body");
+    auto v5 = co_await streamed.read_chunk();
+    CHECK(v5 == "ten bytes!");
+    auto v6 = co_await error_of<http::read_timeout>(streamed.read_chunk());
+    CHECK(contains(v6, "read_timeout 250 ms"));
+    co_await expect_event(ts.st->hang_closed);
+    CHECK(c.idle_connections() == 0);
+
+    // The shorter limit strikes and names itself: total_timeout below read_timeout.
+    http::client_options t;
+    t.read_timeout = 30s;
+    t.total_timeout = 200ms;
+    http::client total_first(t);
+    auto v7 = co_await error_of<http::request_timeout>(total_first.get(ts.base + "/hang"));
+    CHECK(contains(v7, "total_timeout 200 ms"));
+
+    auto v8 = co_await get_text(c, ts.base + "/hello");
+    CHECK(v8 == "hello world");
+    co_await stop(ts);
+}
+
+corio::task<void> idle_expiry() {
+    auto ts = co_await start_test_server();
+    http::client_options o;
+    o.keepalive_timeout = 100ms;
+    http::client c(o);
+    auto v1 = co_await get_text(c, ts.base + "/hello");
+    CHECK(v1 == "hello world");
+    CHECK(c.idle_connections() == 1);
+    // Nobody uses the client again: its pool closes the connection anyway.
+    co_await expect_event(ts.st->idle_closed);
+    CHECK(c.idle_connections() == 0);
+    auto v2 = co_await get_text(c, ts.base + "/hello");
+    CHECK(v2 == "hello world");
+    CHECK(c.connections_opened() == 2);
+
+    // Several at once, and a client closed with its timer armed.
+    std::vector<corio::task<std::string>> gets;
+    for (int i = 0; i < 4; ++i) gets.push_back(get_text(c, ts.base + "/slow-ok"));
+    co_await corio::gather(std::move(gets));
+    CHECK(c.idle_connections() >= 1);
+    while (c.idle_connections() > 0) {
+        ts.st->idle_closed.clear();
+        co_await expect_event(ts.st->idle_closed);
+    }
+    auto v3 = co_await get_text(c, ts.base + "/hello");
+    CHECK(v3 == "hello world");
+    c.close();
+    CHECK(c.idle_connections() == 0);
+    co_await stop(ts);
+}
+
+corio::task<std::string> get_from_new_server(http::client& c) {
+    auto ts = co_await start_test_server();
+    auto body = co_await get_text(c, ts.base + "/hello");
+    co_await stop(ts);
+    co_return body;
+}
+
 // A listener whose accept queue is full: further SYNs are dropped, so connect() hangs.
 struct full_listener {
     int fd = -1;
@@ -844,6 +960,20 @@ TEST_CASE("client: cancellation and timeouts close the connection", "[http][clie
     corio::run(cancellation_and_timeouts());
 }
 TEST_CASE("client: connect timeout and refused connections", "[http][client]") { corio::run(connect_failures()); }
+TEST_CASE("client: read_timeout bounds each wait for response bytes, not the whole response", "[http][client]") {
+    corio::run(read_timeouts());
+}
+TEST_CASE("client: idle connections past keepalive_timeout are closed by the pool", "[http][client]") {
+    corio::run(idle_expiry());
+}
+TEST_CASE("client: a client outlives the loop its idle connections and timer were on", "[http][client]") {
+    http::client_options o;
+    o.keepalive_timeout = 30s;
+    http::client c(o);
+    CHECK(corio::run(get_from_new_server(c)) == "hello world");
+    CHECK(corio::run(get_from_new_server(c)) == "hello world"); // the first loop closed the pooled one
+    CHECK(c.connections_opened() == 2);
+}
 TEST_CASE("client: responses outlive the client; closed clients; idle expiry and bounds; host names",
           "[http][client]") {
     corio::run(lifetimes());

@@ -56,7 +56,9 @@ public:
     int status;
 };
 
-// Timeouts are corio::timeout_error (catch that for either); these say which limit struck.
+// Timeouts are corio::timeout_error (catch that for any); these say which limit struck.
+
+// connect_timeout: one connection attempt.
 class connect_timeout : public corio::timeout_error {
 public:
     explicit connect_timeout(const std::string& target, long long ms)
@@ -67,10 +69,23 @@ private:
     std::string message_;
 };
 
+// total_timeout: the request as a whole, redirects and body included.
 class request_timeout : public corio::timeout_error {
 public:
     explicit request_timeout(const std::string& url, long long ms)
         : message_("corio::http: request to " + url + " timed out (total_timeout " + std::to_string(ms) + " ms)") {}
+    const char* what() const noexcept override { return message_.c_str(); }
+
+private:
+    std::string message_;
+};
+
+// read_timeout: no byte of the response (headers or body) for that long.
+class read_timeout : public corio::timeout_error {
+public:
+    explicit read_timeout(const std::string& url, long long ms)
+        : message_("corio::http: reading the response from " + url + " timed out (read_timeout " +
+                   std::to_string(ms) + " ms without a byte)") {}
     const char* what() const noexcept override { return message_.c_str(); }
 
 private:
