@@ -16,3 +16,4 @@
 #include "corio/task.hpp"
 #include "corio/thread_pool.hpp"
 #include "corio/time.hpp"
+#include "corio/version.hpp"

@@ -24,6 +24,51 @@ if(CXX_COMPILER)
     list(APPEND args -DCMAKE_CXX_COMPILER=${CXX_COMPILER})
 endif()
 
+# The README's first command on a machine without Catch2 (and without network): it still
+# configures, says how to get the tests, and builds the main example.
+if(KIND STREQUAL "no_catch2")
+    execute_process(COMMAND ${CMAKE_COMMAND} -S ${CORIO_SOURCE_DIR} -B ${WORK_DIR}/build ${args}
+                            -DCMAKE_DISABLE_FIND_PACKAGE_Catch2=ON
+                    OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+    if(NOT rc EQUAL 0)
+        message(FATAL_ERROR "consumer no_catch2: configuring failed: ${err}")
+    endif()
+    string(REGEX REPLACE "[ \n]+" " " said "${err}")
+    if(NOT said MATCHES "Catch2 not found, so the tests are not built.*apt install catch2.*CORIO_FETCH_CATCH2=ON")
+        message(FATAL_ERROR "consumer no_catch2: no clear message about Catch2 in: ${err}")
+    endif()
+    run(${CMAKE_COMMAND} --build ${WORK_DIR}/build --target count)
+    run(${WORK_DIR}/build/examples/count --interval 1)
+    return()
+endif()
+
+# pkg-config: install, then compile main.cpp by hand with what `pkg-config --cflags --libs`
+# says, as a Makefile or Meson user would.
+if(KIND STREQUAL "pkg_config")
+    find_program(PKG_CONFIG pkg-config REQUIRED)
+    run(${CMAKE_COMMAND} -S ${CORIO_SOURCE_DIR} -B ${WORK_DIR}/corio-build ${args}
+        -DCORIO_BUILD_TESTS=OFF -DCORIO_BUILD_EXAMPLES=OFF)
+    run(${CMAKE_COMMAND} --install ${WORK_DIR}/corio-build --prefix ${WORK_DIR}/prefix)
+    set(ENV{PKG_CONFIG_PATH} ${WORK_DIR}/prefix/share/pkgconfig)
+    execute_process(COMMAND ${PKG_CONFIG} --cflags --libs corio
+        OUTPUT_VARIABLE flags OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE rc)
+    if(NOT rc EQUAL 0)
+        message(FATAL_ERROR "consumer pkg_config: pkg-config --cflags --libs corio failed: ${rc}")
+    endif()
+    execute_process(COMMAND ${PKG_CONFIG} --modversion corio
+        OUTPUT_VARIABLE version OUTPUT_STRIP_TRAILING_WHITESPACE)
+    if(NOT version STREQUAL EXPECTED_VERSION)
+        message(FATAL_ERROR "consumer pkg_config: version '${version}', expected '${EXPECTED_VERSION}'")
+    endif()
+    separate_arguments(flags UNIX_COMMAND "${flags}")
+    if(NOT CXX_COMPILER)
+        set(CXX_COMPILER c++)
+    endif()
+    run(${CXX_COMPILER} ${CMAKE_CURRENT_LIST_DIR}/main.cpp ${flags} -o ${WORK_DIR}/consumer)
+    run(${WORK_DIR}/consumer)
+    return()
+endif()
+
 if(KIND STREQUAL "find_package")
     run(${CMAKE_COMMAND} -S ${CORIO_SOURCE_DIR} -B ${WORK_DIR}/corio-build ${args}
         -DCORIO_BUILD_TESTS=OFF -DCORIO_BUILD_EXAMPLES=OFF)
