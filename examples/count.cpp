@@ -1,6 +1,8 @@
 // The classic asyncio demo: two counters, run one after the other (--sync, ~10 ticks)
 // or interleaved on one event loop with gather (~5 ticks).
 //   count [--sync] [--interval MS]
+#include "cli.hpp"
+
 #include <corio/corio.hpp>
 
 #include <chrono>
@@ -30,15 +32,14 @@ corio::task<void> main_task(bool sync, milliseconds tick) {
 int main(int argc, char** argv) {
     bool sync = false;
     milliseconds tick{1000};
-    for (int i = 1; i < argc; ++i) {
-        if (!std::strcmp(argv[i], "--sync"))
+    cli::args args(argc, argv, "[--sync] [--interval MS]");
+    while (const char* a = args.next()) {
+        if (!std::strcmp(a, "--sync"))
             sync = true;
-        else if (!std::strcmp(argv[i], "--interval") && i + 1 < argc)
-            tick = milliseconds(std::atoi(argv[++i]));
-        else {
-            std::fprintf(stderr, "usage: %s [--sync] [--interval MS]\n", argv[0]);
-            return 2;
-        }
+        else if (!std::strcmp(a, "--interval"))
+            tick = milliseconds(args.number(a, 0, 3'600'000));
+        else
+            args.unknown(a);
     }
     auto start = steady_clock::now();
     corio::run(main_task(sync, tick));

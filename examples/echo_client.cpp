@@ -1,6 +1,8 @@
 // Connects N clients at once (gather), each sends the message and prints what comes back.
 //   echo_client [--host 127.0.0.1] [--port 8888] [--message TEXT] [--clients N]
 // Exits with 1 when any echo differs from the message (or a connection fails).
+#include "cli.hpp"
+
 #include <corio/corio.hpp>
 
 #include <cstdio>
@@ -36,23 +38,18 @@ corio::task<int> run_clients(std::string host, std::uint16_t port, std::string m
 int main(int argc, char** argv) {
     std::string host = "127.0.0.1", message = "Hello World!";
     int port = 8888, clients = 1;
-    for (int i = 1; i < argc; ++i) {
-        if (!std::strcmp(argv[i], "--host") && i + 1 < argc)
-            host = argv[++i];
-        else if (!std::strcmp(argv[i], "--port") && i + 1 < argc)
-            port = std::atoi(argv[++i]);
-        else if (!std::strcmp(argv[i], "--message") && i + 1 < argc)
-            message = argv[++i];
-        else if (!std::strcmp(argv[i], "--clients") && i + 1 < argc)
-            clients = std::atoi(argv[++i]);
-        else {
-            std::fprintf(stderr, "usage: %s [--host HOST] [--port PORT] [--message TEXT] [--clients N]\n", argv[0]);
-            return 2;
-        }
-    }
-    if (port <= 0 || port > 65535 || clients < 1) {
-        std::fprintf(stderr, "echo_client: bad --port or --clients\n");
-        return 2;
+    cli::args args(argc, argv, "[--host HOST] [--port PORT] [--message TEXT] [--clients N]");
+    while (const char* a = args.next()) {
+        if (!std::strcmp(a, "--host"))
+            host = args.value(a);
+        else if (!std::strcmp(a, "--port"))
+            port = static_cast<int>(args.number(a, 1, 65535));
+        else if (!std::strcmp(a, "--message"))
+            message = args.value(a);
+        else if (!std::strcmp(a, "--clients"))
+            clients = static_cast<int>(args.number(a, 1, 100000));
+        else
+            args.unknown(a);
     }
     try {
         return corio::run(run_clients(host, static_cast<std::uint16_t>(port), message, clients));

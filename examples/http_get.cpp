@@ -2,6 +2,8 @@
 // URL, the status, the body size and the time taken (--body prints the bodies too).
 //   http_get [--body] URL [URL...]
 // Exits with 1 if any fetch failed (connection refused, timeout, malformed response...).
+#include "cli.hpp"
+
 #include <corio/corio.hpp>
 #include <corio/http.hpp>
 
@@ -64,19 +66,15 @@ corio::task<int> main_task(std::vector<std::string> urls, bool print_body) {
 int main(int argc, char** argv) {
     bool print_body = false;
     std::vector<std::string> urls;
-    for (int i = 1; i < argc; ++i) {
-        if (!std::strcmp(argv[i], "--body")) {
+    cli::args args(argc, argv, "[--body] URL [URL...]");
+    while (const char* a = args.next()) {
+        if (!std::strcmp(a, "--body"))
             print_body = true;
-        } else if (argv[i][0] == '-') {
-            urls.clear();
-            break;
-        } else {
-            urls.emplace_back(argv[i]);
-        }
+        else if (a[0] == '-')
+            args.unknown(a);
+        else
+            urls.emplace_back(a);
     }
-    if (urls.empty()) {
-        std::fprintf(stderr, "usage: %s [--body] URL [URL...]\n", argv[0]);
-        return 2;
-    }
+    if (urls.empty()) args.fail("no URL given");
     return corio::run(main_task(std::move(urls), print_body));
 }
