@@ -115,7 +115,7 @@ struct server_task : list_hook {
 };
 
 struct listener {
-    explicit listener(unique_fd fd) : sock(std::move(fd)) {}
+    explicit listener(unique_fd fd) : sock(std::move(fd), io_kind::listener) {}
     registered_socket sock;
     endpoint address;
     int family = 0;
