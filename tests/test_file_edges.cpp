@@ -410,3 +410,22 @@ TEST_CASE("a full file system: the flush error counts the buffered bytes that di
     check_overflow(r, path, ENOSPC);
     REQUIRE(contains(r.on_write->what(), "No space left on device"));
 }
+
+TEST_CASE("a FIFO open for reading and writing keeps what it has read when it writes") {
+    temp_dir dir;
+    std::string fifo = dir / "fifo";
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    std::vector<std::string> got;
+    corio::run([&]() -> corio::task<void> {
+        corio::file f = co_await corio::open(fifo, "r+b"); // Linux opens a FIFO O_RDWR at once
+        co_await f.write("one\ntwo\n");
+        co_await f.flush();
+        got.push_back(co_await f.readline()); // reads both lines into the buffer
+        co_await f.write("three\n");
+        co_await f.flush();
+        got.push_back(co_await f.readline());
+        got.push_back(co_await f.readline());
+        co_await f.close();
+    }());
+    REQUIRE(got == std::vector<std::string>{"one\n", "two\n", "three\n"});
+}

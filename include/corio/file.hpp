@@ -204,7 +204,7 @@ public:
         check_open();
         if (!writable()) detail::throw_file_error(EBADF, "write (not open for writing)", path_);
         drop_read_ahead();
-        drop_read_buffer();
+        if (seekable_) drop_read_buffer(); // a FIFO's or terminal's input is not re-read
         std::size_t n = data.size();
         if (!wbuf_) wbuf_ = std::make_shared<std::string>();
         if (wbuf_->size() + n > buffer_size) co_await flush_buffer();

@@ -402,10 +402,9 @@ inline event_loop& get_running_loop() { return event_loop::current(); }
 
 namespace detail {
 
-// An object of loop `owner` (null: unknown, as for a closed descriptor whose loop may be
-// gone) awaited by a task of `here`.
-// Only the owner's thread sees its wake-ups, so the waiting task would be resumed on the
-// wrong thread, racing with its own loop: refuse the wait instead.
+// Refuses a wait by a task of loop `here` on an object of loop `owner` (null when not
+// known: the loop of a closed descriptor may be gone). Only the owner's thread sees the
+// object's wake-ups, so the task would be resumed there, racing with its own loop.
 [[noreturn, gnu::cold, gnu::noinline]] inline void throw_foreign_loop(const char* object, int fd,
                                                                     const event_loop* owner,
                                                                     const event_loop* here) {
