@@ -1,18 +1,20 @@
 // The classic asyncio TCP echo server: every client gets back each byte it sends.
-//   echo_server [--host 127.0.0.1] [--port 8888] [--quiet]
+//   echo_server [--host 127.0.0.1] [--port 8888] [--backlog N] [--quiet]
 // Prints "Serving on HOST:PORT" once listening (port 0 picks a free one), a line per
-// client connecting and leaving unless --quiet. Ctrl-C (SIGINT) or SIGTERM closes the
-// server, cancels the live clients and waits for them before exiting.
+// client connecting and leaving unless --quiet. --backlog sets the listen queue (default
+// SOMAXCONN; the kernel caps it at net.core.somaxconn). Ctrl-C (SIGINT) or SIGTERM closes
+// the server, cancels the live clients and waits for them before exiting.
 #include <corio/gather.hpp>
 #include <corio/net.hpp>
 #include <corio/run.hpp>
 #include <corio/signal.hpp>
 
+#include <charconv>
 #include <csignal>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
+#include <optional>
 #include <string>
+#include <string_view>
 
 void say(const std::string& line) {
     std::printf("%s\n", line.c_str());
@@ -38,9 +40,9 @@ corio::task<void> handle_client(corio::stream s, bool quiet) {
     if (!quiet) say("client " + peer + " disconnected");
 }
 
-corio::task<void> serve(std::string host, std::uint16_t port, bool quiet) {
+corio::task<void> serve(std::string host, std::uint16_t port, corio::server_options opts, bool quiet) {
     auto handler = [quiet](corio::stream s) { return handle_client(std::move(s), quiet); };
-    auto server = co_await corio::start_server(std::move(handler), host, port);
+    auto server = co_await corio::start_server(std::move(handler), host, port, opts);
     // Watch SIGTERM before announcing the server, so a SIGTERM sent right after the
     // "Serving on" line is never lost.
     corio::signal_set term{SIGTERM};
@@ -59,28 +61,48 @@ corio::task<void> serve(std::string host, std::uint16_t port, bool quiet) {
     say("Terminated: server closed");
 }
 
+// The whole of `text` as a decimal integer in [lo, hi]; atoi would take "12abc" as 12
+// and "abc" as 0.
+std::optional<int> parse_int(std::string_view text, int lo, int hi) {
+    int value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < lo || value > hi)
+        return std::nullopt;
+    return value;
+}
+
 int main(int argc, char** argv) {
     std::string host = "127.0.0.1";
     int port = 8888;
+    corio::server_options opts;
     bool quiet = false;
     for (int i = 1; i < argc; ++i) {
-        if (!std::strcmp(argv[i], "--host") && i + 1 < argc)
+        std::string_view arg = argv[i];
+        if (arg == "--host" && i + 1 < argc) {
             host = argv[++i];
-        else if (!std::strcmp(argv[i], "--port") && i + 1 < argc)
-            port = std::atoi(argv[++i]);
-        else if (!std::strcmp(argv[i], "--quiet"))
+        } else if (arg == "--port" && i + 1 < argc) {
+            auto n = parse_int(argv[++i], 0, 65535);
+            if (!n) {
+                std::fprintf(stderr, "echo_server: bad port '%s' (expected 0-65535)\n", argv[i]);
+                return 2;
+            }
+            port = *n;
+        } else if (arg == "--backlog" && i + 1 < argc) {
+            auto n = parse_int(argv[++i], 1, 1 << 30);
+            if (!n) {
+                std::fprintf(stderr, "echo_server: bad backlog '%s' (expected a positive number)\n", argv[i]);
+                return 2;
+            }
+            opts.backlog = *n;
+        } else if (arg == "--quiet") {
             quiet = true;
-        else {
-            std::fprintf(stderr, "usage: %s [--host HOST] [--port PORT] [--quiet]\n", argv[0]);
+        } else {
+            std::fprintf(stderr, "usage: %s [--host HOST] [--port PORT] [--backlog N] [--quiet]\n", argv[0]);
             return 2;
         }
     }
-    if (port < 0 || port > 65535) {
-        std::fprintf(stderr, "echo_server: bad port %d\n", port);
-        return 2;
-    }
     try {
-        corio::run(serve(host, static_cast<std::uint16_t>(port), quiet));
+        corio::run(serve(host, static_cast<std::uint16_t>(port), opts, quiet));
     } catch (const std::exception& e) {
         std::fprintf(stderr, "echo_server: %s\n", e.what());
         return 1;

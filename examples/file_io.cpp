@@ -5,10 +5,13 @@
 //                                 copies SRC to DST in 256 KiB chunks while a ticker task
 //                                 prints the progress every MS milliseconds (default 100):
 //                                 the loop keeps running while the workers do the file I/O
+// A copy that does not fit (a full disk, a file size limit) ends with status 1 and an
+// error saying how many bytes did not reach the destination.
 #include <corio/corio.hpp>
 #include <corio/file.hpp>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -80,6 +83,9 @@ int usage() {
 } // namespace
 
 int main(int argc, char** argv) {
+    // As Python does: past a file size limit (ulimit -f) a write then fails with EFBIG,
+    // reported like a full disk, instead of SIGXFSZ killing the process without a word.
+    std::signal(SIGXFSZ, SIG_IGN);
     try {
         if (argc == 1) {
             corio::run(meow());

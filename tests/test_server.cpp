@@ -4,9 +4,16 @@
 #define CORIO_COUNT_FRAMES 1
 #include "corio_test.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <memory>
 #include <random>
 #include <stdexcept>
@@ -66,6 +73,68 @@ void raise_fd_limit(rlim_t want) {
         rl.rlim_cur = want;
         ::setrlimit(RLIMIT_NOFILE, &rl);
     }
+}
+
+// What the kernel reports for a listening socket: Linux's TCP_INFO gives the accept
+// queue's length in tcpi_unacked and its capacity (the effective backlog) in tcpi_sacked.
+struct listen_queue {
+    unsigned length = 0, capacity = 0;
+};
+listen_queue queue_of(int listener) {
+    tcp_info info{};
+    socklen_t len = sizeof info;
+    REQUIRE(::getsockopt(listener, IPPROTO_TCP, TCP_INFO, &info, &len) == 0);
+    return {info.tcpi_unacked, info.tcpi_sacked};
+}
+
+int somaxconn_sysctl() {
+    std::ifstream in("/proc/sys/net/core/somaxconn");
+    int n = 0;
+    in >> n;
+    return n > 0 ? n : SOMAXCONN;
+}
+
+// `n` non-blocking connects to `port` whose handshakes all complete: each socket turns
+// writable with no error. A connect whose SYN the listener dropped (its queue full) stays
+// unanswered, so it is never counted, whatever the bound.
+int connect_all(std::uint16_t port, std::vector<int>& fds, int n) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (int i = 0; i < n; ++i) {
+        int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        REQUIRE(fd >= 0);
+        fds.push_back(fd);
+        int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+        REQUIRE((rc == 0 || errno == EINPROGRESS));
+    }
+    std::vector<pollfd> pending;
+    for (int fd : fds) pending.push_back({fd, POLLOUT, 0});
+    int connected = 0;
+    auto deadline = std::chrono::steady_clock::now() + 20s; // a dropped SYN is retried after 1 s, 3 s, 7 s...
+    while (!pending.empty() && std::chrono::steady_clock::now() < deadline) {
+        if (::poll(pending.data(), pending.size(), 100) < 0) break;
+        std::vector<pollfd> still;
+        for (auto& p : pending) {
+            if (!p.revents) {
+                still.push_back({p.fd, POLLOUT, 0});
+                continue;
+            }
+            int err = 0;
+            socklen_t len = sizeof err;
+            ::getsockopt(p.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+            if (err == 0) ++connected;
+        }
+        pending = std::move(still);
+    }
+    return connected;
+}
+
+task<void> count_and_hold(stream s, std::shared_ptr<int> served) {
+    ++*served;
+    std::string d = co_await s.read(1); // until the client closes
+    (void)d;
 }
 
 // Records that a handler was cancelled (and lets the cancellation go on).
@@ -258,4 +327,37 @@ TEST_CASE("run() ending with a server still open leaks nothing") {
     REQUIRE(net_test::open_fd_count() == before);
     REQUIRE(net_test::live_frames() == 0);
     kept.close(); // after the loop: harmless
+}
+
+TEST_CASE("the listen backlog defaults to SOMAXCONN, as capped by the kernel, and stays an option") {
+    require_clean(net_test::run_checked([]() -> task<void> {
+        auto dflt = co_await corio::start_server(net_test::echo, "127.0.0.1", 0);
+        REQUIRE(corio::server_options{}.backlog == SOMAXCONN);
+        REQUIRE(queue_of(dflt.sockets().at(0)).capacity ==
+                static_cast<unsigned>(std::min(SOMAXCONN, somaxconn_sysctl())));
+        auto small = co_await corio::start_server(net_test::echo, "127.0.0.1", 0, {.backlog = 7});
+        REQUIRE(queue_of(small.sockets().at(0)).capacity == 7);
+    }));
+}
+
+TEST_CASE("a burst of 1000 connects to a server that is not accepting all wait in its queue") {
+    raise_fd_limit(4096);
+    const int clients = std::min(1000, std::min(SOMAXCONN, somaxconn_sysctl()) - 1);
+    std::vector<int> fds;
+    require_clean(net_test::run_checked([&]() -> task<void> {
+        auto served = std::make_shared<int>(0);
+        auto handler = [served](stream s) { return count_and_hold(std::move(s), served); };
+        auto srv = co_await corio::start_server(std::move(handler), "127.0.0.1", 0);
+        int listener = srv.sockets().at(0);
+        // The loop is held here, so nothing is accepted while the burst arrives: only the
+        // backlog decides whether a connection is queued or its SYN dropped.
+        REQUIRE(connect_all(srv.addresses().at(0).port(), fds, clients) == clients);
+        REQUIRE(queue_of(listener).length == static_cast<unsigned>(clients));
+        // Released, the loop accepts them all.
+        while (*served < clients) co_await corio::sleep(1ms);
+        REQUIRE(queue_of(listener).length == 0);
+        for (int fd : fds) ::close(fd);
+        fds.clear();
+        while (srv.connection_count() > 0) co_await corio::sleep(1ms);
+    }));
 }

@@ -10,6 +10,11 @@
 #include <typeinfo>
 #include <utility>
 
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 #if __has_include(<cxxabi.h>)
 #include <cxxabi.h>
 #endif
@@ -71,6 +76,11 @@ public:
     event_loop() {
         if (detail::current_loop_ptr)
             throw std::logic_error("corio: an event loop is already running on this thread");
+        static std::atomic<std::uint64_t> count{0};
+        id_ = count.fetch_add(1, std::memory_order_relaxed) + 1;
+#if defined(__linux__)
+        thread_ = static_cast<long>(::syscall(SYS_gettid));
+#endif
         detail::current_loop_ptr = this;
         detail::current_scheduler_ptr = this;
     }
@@ -89,6 +99,11 @@ public:
     }
 
     clock::time_point time() const noexcept { return clock::now(); }
+
+    // Numbers the loops of the process from 1; errors name a loop by it and by the
+    // thread (its kernel id on Linux, as gdb and top show it) the loop was made on.
+    std::uint64_t id() const noexcept { return id_; }
+    long thread_id() const noexcept { return thread_; }
 
     // Runs fn on the loop thread in a later turn (asyncio's call_soon).
     template <class F>
@@ -151,7 +166,10 @@ public:
     }
 
     // Descriptors.
-    void register_io(detail::io_state& s) { reactor_.add(s); }
+    void register_io(detail::io_state& s) {
+        reactor_.add(s);
+        s.loop = this;
+    }
     void deregister_io(detail::io_state& s) noexcept { reactor_.remove(s); }
     detail::reactor& reactor() noexcept { return reactor_; }
     void io_wait_started() noexcept { ++external_work_; }
@@ -378,12 +396,38 @@ private:
     detail::intrusive_list<detail::root_base> roots_;
     detail::loop_service* services_ = nullptr; // owned; newest first
     exception_handler handler_;
+    std::uint64_t id_ = 0;
+    long thread_ = 0;
     bool shut_down_ = false;
 };
 
 inline event_loop& get_running_loop() { return event_loop::current(); }
 
 namespace detail {
+
+// Refuses a wait by a task of loop `here` on an object of loop `owner` (null when not
+// known: the loop of a closed descriptor may be gone). Only the owner's thread sees the
+// object's wake-ups, so the task would be resumed there, racing with its own loop.
+[[noreturn, gnu::cold, gnu::noinline]] inline void throw_foreign_loop(const char* object, int fd,
+                                                                    const event_loop* owner,
+                                                                    const event_loop* here) {
+    char what[64] = "";
+    if (fd >= 0) std::snprintf(what, sizeof what, " (fd %d)", fd);
+    char mine[96] = "another event loop (or one that has ended)";
+    if (owner)
+        std::snprintf(mine, sizeof mine, "event loop #%llu (thread %ld)",
+                      static_cast<unsigned long long>(owner->id()), owner->thread_id());
+    char theirs[96] = "no event loop";
+    if (here)
+        std::snprintf(theirs, sizeof theirs, "event loop #%llu (thread %ld)",
+                      static_cast<unsigned long long>(here->id()), here->thread_id());
+    char message[512];
+    std::snprintf(message, sizeof message,
+                  "corio: %s%s belongs to %s and cannot be awaited from a task on %s; hand work "
+                  "between loops with call_soon_threadsafe or to_thread",
+                  object, what, mine, theirs);
+    throw std::logic_error(message);
+}
 
 // The one way to wait for readiness: park on a descriptor's reader or writer slot until
 // the reactor reports an edge. Callers retry their syscall afterwards.
@@ -406,6 +450,10 @@ public:
 
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
+        event_loop& here = event_loop::current();
+        if (state_.loop != &here) [[unlikely]]
+            throw_foreign_loop(io_kind_name(state_.kind), state_.fd, state_.fd >= 0 ? state_.loop : nullptr,
+                               &here);
         handle = h;
         if (!arm(slot_of(h), &on_cancel)) return false;
         io_waiter*& parked = write_ ? state_.writer : state_.reader;
@@ -415,7 +463,7 @@ public:
                                           : "corio: two concurrent readers on one descriptor");
         }
         parked = this;
-        event_loop::current().io_wait_started();
+        here.io_wait_started();
         return true;
     }
 

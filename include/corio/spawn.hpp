@@ -1,7 +1,8 @@
 #pragma once
 // spawn (asyncio's create_task): runs a task on the loop concurrently and returns a
 // handle to await, cancel or query it. A failed task nobody awaits is reported through
-// the loop's exception handler, never lost silently.
+// the loop's exception handler, never lost silently. Only tasks of the same loop may wait
+// on a handle: a wait from another loop's thread throws std::logic_error.
 #include <coroutine>
 #include <exception>
 #include <stdexcept>
@@ -202,8 +203,12 @@ public:
         }
         bool await_ready() const noexcept { return h_.done(); }
 
+        // The task's loop wakes its waiters on its own thread: a waiter from another loop
+        // would be resumed there, so it is refused.
         template <class P>
         bool await_suspend(std::coroutine_handle<P> h) {
+            if (h_.s_->loop != detail::current_loop_ptr) [[unlikely]]
+                detail::throw_foreign_loop("task_handle", -1, h_.s_->loop, detail::current_loop_ptr);
             handle = h;
             if (!arm(detail::slot_of(h), &on_cancel)) return false;
             h_.s_->waiters.push_back(*this);

@@ -3,11 +3,13 @@
 streams), then with the echo_client example: every byte comes back, one line per client
 connecting and leaving (with its address), half-close, --quiet, and a clean shutdown on
 SIGINT (the process ends as killed by SIGINT, like an interrupted asyncio program) and on
-SIGTERM (exit status 0), cancelling the clients still connected."""
+SIGTERM (exit status 0), cancelling the clients still connected; --backlog sets the listen
+queue and a bad number for it or for --port is refused with status 2."""
 import asyncio
 import os
 import queue
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -137,10 +139,33 @@ def check_echo_client(server_program, port):
         fail(f"echo_client output:\n{result.stdout}")
 
 
+def check_options(program):
+    for args in (["--backlog", "abc"], ["--backlog", "12x"], ["--backlog", "0"], ["--backlog", "-5"],
+                 ["--backlog", ""], ["--port", "80a"], ["--port", "70000"], ["--backlog"]):
+        result = subprocess.run([program, "--port", "0", *args], capture_output=True, text=True, timeout=TIMEOUT)
+        if result.returncode != 2 or not result.stderr.strip():
+            fail(f"{args}: exit {result.returncode}, stderr {result.stderr!r}; expected 2 and a message")
+    server = Server(program, "--backlog", "7", "--quiet")
+    ss = shutil.which("ss")
+    if ss:
+        # For a listening socket, ss shows the backlog as Send-Q.
+        out = subprocess.run([ss, "-ltnH", f"sport = :{server.port}"], capture_output=True, text=True).stdout
+        fields = out.split()
+        if len(fields) < 3 or fields[2] != "7":
+            fail(f"--backlog 7: ss shows {out!r}")
+    else:
+        print("ss not installed: the backlog itself is not checked")
+    asyncio.run(echo_lines(server.port, [b"queued\n"]))
+    code, _ = server.stop(signal.SIGTERM)
+    if code != 0:
+        fail(f"--backlog 7: exit status {code} after SIGTERM")
+
+
 def main():
     if len(sys.argv) != 2:
         fail("usage: test_echo_server.py <path to echo_server>")
     program = sys.argv[1]
+    check_options(program)
 
     # Python clients, then the C++ one, then Ctrl-C with a client still connected.
     server = Server(program)

@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """Checks the file_io example in a temporary directory: the meoooow round trip, a copy
-that is byte-exact and reports progress while it runs, and a clean error for a missing
-source."""
+that is byte-exact and reports progress while it runs, a clean error for a missing
+source, and a copy that does not fit (a file size limit, and a full tmpfs where one can
+be mounted) failing with the count of bytes that did not reach the file."""
 import hashlib
 import os
+import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -16,9 +19,27 @@ def fail(message):
     sys.exit(1)
 
 
-def run(args, cwd):
-    result = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=120)
+def run(args, cwd, preexec_fn=None):
+    result = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=120, preexec_fn=preexec_fn)
     return result.returncode, result.stdout, result.stderr
+
+
+def check_copy_does_not_fit(program, src, dst, cwd, reason, preexec_fn=None):
+    code, out, err = run([program, "--copy", src, dst], cwd, preexec_fn)
+    if code != 1:
+        fail(f"copy that does not fit ({reason}): exit {code}, stderr {err!r}")
+    if f"'{dst}': " not in err or " bytes did not reach the file: " not in err or reason not in err:
+        fail(f"copy that does not fit ({reason}): stderr {err!r}")
+    if "Sanitizer" in err or "runtime error" in err:
+        fail(f"sanitizer report:\n{err}")
+    print(f"does not fit ({reason}): {err.strip()}")
+
+
+def limit_file_size():
+    """In the child: writes past 1 MiB + 1000 bytes fail with EFBIG (no privileges needed)."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, ((1 << 20) + 1000, hard))
 
 
 def digest(path):
@@ -70,6 +91,26 @@ def main():
         if not midway:
             fail(f"no progress line printed while the copy ran (the loop was blocked?):\n{out}")
         print(f"copy: {len(progress)} progress lines, {len(midway)} mid-copy")
+
+        # A copy that does not fit: a size limit for the process, then a full file system.
+        small_src = os.path.join(tmp, "small_src.bin")
+        with open(small_src, "wb") as f:
+            f.write(os.urandom(3 << 20))
+        check_copy_does_not_fit(program, small_src, os.path.join(tmp, "limited.bin"), tmp, "File too large",
+                                limit_file_size)
+        full = os.path.join(tmp, "full")
+        os.mkdir(full)
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", full],
+                                 capture_output=True, text=True)
+        if mounted.returncode == 0:
+            try:
+                check_copy_does_not_fit(program, small_src, os.path.join(full, "dst.bin"), tmp,
+                                        "No space left on device")
+            finally:
+                if subprocess.run(["umount", full]).returncode != 0:
+                    subprocess.run(["umount", "-l", full])
+        else:
+            print(f"cannot mount a tmpfs here ({mounted.stderr.strip()}): full-disk copy not checked")
 
         # Errors name the path and fail cleanly.
         missing = os.path.join(tmp, "no-such-file")

@@ -3,6 +3,7 @@
 // (never on the loop), retries EINTR, and reports failures as std::system_error naming
 // the path.
 #include <cerrno>
+#include <cstddef>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -12,6 +13,25 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+namespace corio {
+
+// A write or flush that stopped part-way, as on a full disk (ENOSPC) or past a file size
+// limit (EFBIG). what() says how many bytes did not reach the file ("flush 'out.bin':
+// 4096 of 65536 buffered bytes did not reach the file: No space left on device"); the
+// counts are here too. The kernel took the first bytes_written(); the rest did not land.
+class file_write_error : public std::system_error {
+public:
+    file_write_error(int err, const std::string& what, std::size_t written, std::size_t total)
+        : std::system_error(err, std::system_category(), what), written_(written), total_(total) {}
+    std::size_t bytes_written() const noexcept { return written_; }
+    std::size_t bytes_not_written() const noexcept { return total_ - written_; }
+
+private:
+    std::size_t written_, total_;
+};
+
+} // namespace corio
 
 namespace corio::detail {
 
@@ -74,6 +94,27 @@ inline open_mode parse_mode(std::string_view mode) {
     throw std::system_error(err, std::system_category(), std::string(what) + " '" + path + "'");
 }
 
+// How a write names itself in its error: a flush writes bytes the caller handed over
+// earlier (buffered), a direct write the caller's own.
+enum class write_kind { direct, flush };
+
+[[noreturn]] inline void throw_write_error(int err, write_kind kind, const std::string& path,
+                                           std::size_t written, std::size_t total) {
+    bool flush = kind == write_kind::flush;
+    throw file_write_error(err,
+                           std::string(flush ? "flush" : "write") + " '" + path + "': " +
+                               std::to_string(total - written) + " of " + std::to_string(total) +
+                               (flush ? " buffered" : "") + " bytes did not reach the file",
+                           written, total);
+}
+
+// FIFOs, pipes, sockets, terminals and character devices are read and written at their
+// current position; /dev/zero says it can seek, but its "position" means nothing either.
+inline bool is_seekable(int fd, const struct stat& st) noexcept {
+    if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || S_ISCHR(st.st_mode)) return false;
+    return ::lseek(fd, 0, SEEK_CUR) >= 0;
+}
+
 // An open descriptor and the path it came from. Shared between a file object and the
 // jobs in flight on it, so a job still running after its caller was cancelled never
 // sees the descriptor closed (or its number reused) under it; the last owner closes.
@@ -101,38 +142,66 @@ public:
         struct stat st;
         if (::fstat(fd, &st) < 0) throw_file_error(errno, "stat", path);
         if (S_ISDIR(st.st_mode)) throw_file_error(EISDIR, "open", path);
+        h.seekable_ = is_seekable(fd, st);
         position = 0;
-        if (m.append) {
+        if (m.append && h.seekable_) {
             off_t end = ::lseek(fd, 0, SEEK_END);
             if (end < 0) throw_file_error(errno, "seek", path);
             position = static_cast<std::uint64_t>(end);
         }
         return h;
     }
-    file_handle(file_handle&& o) noexcept : fd_(o.fd_), path_(std::move(o.path_)) { o.fd_ = -1; }
+    file_handle(file_handle&& o) noexcept : fd_(o.fd_), seekable_(o.seekable_), path_(std::move(o.path_)) {
+        o.fd_ = -1;
+    }
+
+    // False for FIFOs, pipes, sockets, terminals and devices: they read and write at
+    // their current position, and every `offset` below is ignored.
+    bool seekable() const noexcept { return seekable_; }
+
+    // One read(2) or pread(2): what is there now, at least a byte unless at end of file
+    // (a FIFO waits for its writer). Returns how many it got.
+    std::size_t read_some(char* buf, std::size_t n, std::uint64_t offset) const {
+        for (;;) {
+            ssize_t r = seekable_ ? ::pread(fd_, buf, n, static_cast<off_t>(offset)) : ::read(fd_, buf, n);
+            if (r >= 0) return static_cast<std::size_t>(r);
+            if (errno != EINTR) throw_file_error(errno, "read", path_);
+        }
+    }
 
     // Reads until `n` bytes or end of file; returns how many it got.
-    std::size_t pread_full(char* buf, std::size_t n, std::uint64_t offset) const {
+    std::size_t read_full(char* buf, std::size_t n, std::uint64_t offset) const {
         std::size_t got = 0;
         while (got < n) {
-            ssize_t r = ::pread(fd_, buf + got, n - got, static_cast<off_t>(offset + got));
-            if (r < 0) {
-                if (errno == EINTR) continue;
-                throw_file_error(errno, "read", path_);
-            }
+            std::size_t r = read_some(buf + got, n - got, offset + got);
             if (r == 0) break;
-            got += static_cast<std::size_t>(r);
+            got += r;
         }
         return got;
     }
 
-    void pwrite_full(const char* buf, std::size_t n, std::uint64_t offset) const {
+    void pwrite_full(const char* buf, std::size_t n, std::uint64_t offset, write_kind kind) const {
+        if (!seekable_) return write_full(buf, n, kind);
         std::size_t put = 0;
         while (put < n) {
             ssize_t r = ::pwrite(fd_, buf + put, n - put, static_cast<off_t>(offset + put));
             if (r < 0) {
                 if (errno == EINTR) continue;
-                throw_file_error(errno, "write", path_);
+                throw_write_error(errno, kind, path_, put, n);
+            }
+            put += static_cast<std::size_t>(r);
+        }
+    }
+
+    // write(2) until all is written: at the current position of a FIFO or device, at
+    // the end with O_APPEND.
+    void write_full(const char* buf, std::size_t n, write_kind kind) const {
+        std::size_t put = 0;
+        while (put < n) {
+            ssize_t r = ::write(fd_, buf + put, n - put);
+            if (r < 0) {
+                if (errno == EINTR) continue;
+                throw_write_error(errno, kind, path_, put, n);
             }
             put += static_cast<std::size_t>(r);
         }
@@ -140,16 +209,8 @@ public:
 
     // O_APPEND: write(2) goes to the end whatever the offset says (pwrite would ignore
     // the offset on Linux and honour it elsewhere). Returns the new end.
-    std::uint64_t append_full(const char* buf, std::size_t n) const {
-        std::size_t put = 0;
-        while (put < n) {
-            ssize_t r = ::write(fd_, buf + put, n - put);
-            if (r < 0) {
-                if (errno == EINTR) continue;
-                throw_file_error(errno, "write", path_);
-            }
-            put += static_cast<std::size_t>(r);
-        }
+    std::uint64_t append_full(const char* buf, std::size_t n, write_kind kind) const {
+        write_full(buf, n, kind);
         off_t end = ::lseek(fd_, 0, SEEK_CUR);
         if (end < 0) throw_file_error(errno, "seek", path_);
         return static_cast<std::uint64_t>(end);
@@ -174,6 +235,7 @@ public:
 
 private:
     int fd_;
+    bool seekable_ = true;
     std::string path_;
 };
 
@@ -186,7 +248,7 @@ inline std::string read_whole_file(const std::string& path) {
     out.resize(size ? size : 64 * 1024);
     std::size_t got = 0;
     for (;;) { // the size is a hint: the file may grow or shrink, and /proc files say 0
-        got += h.pread_full(out.data() + got, out.size() - got, got);
+        got += h.read_full(out.data() + got, out.size() - got, got);
         if (got < out.size()) break;
         out.resize(out.size() * 2);
     }
@@ -198,7 +260,7 @@ inline std::string read_whole_file(const std::string& path) {
 inline void write_whole_file(const std::string& path, std::string_view data) {
     std::uint64_t pos = 0;
     file_handle h = file_handle::open(path, parse_mode("wb"), pos);
-    h.pwrite_full(data.data(), data.size(), 0);
+    h.pwrite_full(data.data(), data.size(), 0, write_kind::direct);
     h.close();
 }
 

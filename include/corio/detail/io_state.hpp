@@ -6,6 +6,10 @@
 
 #include "corio/detail/operation.hpp"
 
+namespace corio {
+class event_loop;
+}
+
 namespace corio::detail {
 
 struct io_waiter : cancellable {
@@ -16,10 +20,28 @@ struct io_waiter : cancellable {
     bool hangup = false; // the event carried an error or hang-up
 };
 
+// What errors call a descriptor.
+enum class io_kind : unsigned char { descriptor, stream, listener, datagram };
+
+inline const char* io_kind_name(io_kind k) noexcept {
+    switch (k) {
+    case io_kind::stream: return "stream";
+    case io_kind::listener: return "listening socket";
+    case io_kind::datagram: return "UDP socket";
+    default: return "descriptor";
+    }
+}
+
+// Laid out so the loop pointer and the kind fit where padding was: a connection pays for
+// every byte of it.
 struct io_state {
-    int fd = -1;
     io_waiter* reader = nullptr;
     io_waiter* writer = nullptr;
+    // The loop whose reactor reports it (null before registration and after that loop
+    // ended): only that loop's tasks may wait on it, as only that thread sees its edges.
+    event_loop* loop = nullptr;
+    int fd = -1;
+    io_kind kind = io_kind::descriptor;
     bool registered = false;
 };
 

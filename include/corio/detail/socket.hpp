@@ -426,10 +426,12 @@ public:
 class registered_socket : public list_hook {
 public:
     // Takes the descriptor and registers it with the running loop (once, for its life).
-    explicit registered_socket(unique_fd fd) : loop_(&event_loop::current()) {
-        socket_registry& registry = loop_->service<socket_registry>();
+    registered_socket(unique_fd fd, io_kind kind) {
+        event_loop& loop = event_loop::current();
+        socket_registry& registry = loop.service<socket_registry>();
         io.fd = fd.get();
-        loop_->register_io(io); // throws: `fd` still owns the descriptor and closes it
+        io.kind = kind;
+        loop.register_io(io); // throws: `fd` still owns the descriptor and closes it
         fd.release();
         registry.live.push_back(*this);
     }
@@ -439,14 +441,15 @@ public:
 
     int fd() const noexcept { return io.fd; }
     bool is_open() const noexcept { return io.fd >= 0; }
-    event_loop& loop() const noexcept { return *loop_; }
+    // Only while open: a socket closed when its loop ended has none.
+    event_loop& loop() const noexcept { return *io.loop; }
 
     // Wakes a task parked on the descriptor (it retries, sees the socket closed and stops),
     // then closes it.
     void close_and_wake() noexcept {
         if (io.fd < 0) return;
         if (io.reader || io.writer)
-            loop_->on_io(&io, io_error | io_readable | io_writable);
+            io.loop->on_io(&io, io_error | io_readable | io_writable);
         close_quietly();
     }
 
@@ -454,23 +457,24 @@ public:
     // belong to a frame being destroyed with this object, and for loop teardown.
     void close_quietly() noexcept {
         if (io.fd < 0) return;
-        if (io.reader) loop_->io_wait_ended();
-        if (io.writer) loop_->io_wait_ended();
+        if (io.reader) io.loop->io_wait_ended();
+        if (io.writer) io.loop->io_wait_ended();
         io.reader = io.writer = nullptr;
-        loop_->deregister_io(io);
+        io.loop->deregister_io(io);
         ::close(io.fd);
         io.fd = -1;
         if (linked()) intrusive_list<registered_socket>::erase(*this);
     }
 
     io_state io;
-
-private:
-    event_loop* loop_;
 };
 
 inline void socket_registry::shutdown() noexcept {
-    while (!live.empty()) live.front().close_quietly();
+    while (!live.empty()) {
+        registered_socket& s = live.front();
+        s.close_quietly();
+        s.io.loop = nullptr; // the loop is going: a later wait must not read it
+    }
 }
 
 } // namespace corio::detail

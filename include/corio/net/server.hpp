@@ -30,6 +30,8 @@
 #include <utility>
 #include <vector>
 
+#include <sys/socket.h>
+
 #include "corio/detail/awaitable_traits.hpp"
 #include "corio/detail/chrono.hpp"
 #include "corio/detail/intrusive_list.hpp"
@@ -47,7 +49,11 @@
 namespace corio {
 
 struct server_options {
-    int backlog = 100;
+    // Connections the kernel completes and queues while the server is busy. asyncio's
+    // 100 overflows under a burst of clients: the excess SYNs are dropped and each of
+    // those clients waits out a one-second retransmit. SOMAXCONN asks for the most the
+    // system allows (Linux caps it at net.core.somaxconn).
+    int backlog = SOMAXCONN;
     bool reuse_address = true; // SO_REUSEADDR: rebind at once after a restart
     bool reuse_port = false;   // SO_REUSEPORT: share the port between processes
     std::size_t limit = default_stream_limit; // readuntil/readline limit of accepted streams
@@ -109,7 +115,7 @@ struct server_task : list_hook {
 };
 
 struct listener {
-    explicit listener(unique_fd fd) : sock(std::move(fd)) {}
+    explicit listener(unique_fd fd) : sock(std::move(fd), io_kind::listener) {}
     registered_socket sock;
     endpoint address;
     int family = 0;

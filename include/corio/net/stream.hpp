@@ -24,6 +24,9 @@
 //     the stream stays usable (drain again, or close);
 //   - write() does not suspend, so there is nothing to cancel.
 // One reader and one writer at a time: a second concurrent reader throws logic_error.
+// A stream belongs to the loop it was made on: awaiting it from a task on another loop
+// (another thread) throws logic_error when that wait would suspend; call_soon_threadsafe
+// and to_thread are the ways across.
 #include <algorithm>
 #include <coroutine>
 #include <cstddef>
@@ -68,7 +71,7 @@ inline char* recv_scratch() {
 
 class stream_core {
 public:
-    stream_core(unique_fd fd, int family) : sock(std::move(fd)) {
+    stream_core(unique_fd fd, int family) : sock(std::move(fd), io_kind::stream) {
         prepare_stream_socket(sock.fd(), family);
     }
     stream_core(const stream_core&) = delete;
@@ -239,6 +242,12 @@ public:
     }
 
     void start_flusher(const std::shared_ptr<stream_core>& self);
+
+    // For the waits on `changed` (drain, wait_closed); the reads check in readiness_awaiter.
+    void check_loop() const {
+        if (sock.io.loop != current_loop_ptr) [[unlikely]]
+            throw_foreign_loop("stream", sock.fd(), sock.is_open() ? sock.io.loop : nullptr, current_loop_ptr);
+    }
 
     // Wakes drain() and wait_closed(), which re-check their condition: one event (left
     // clear) serves both, as a connection pays for every byte of this object.
@@ -439,6 +448,7 @@ public:
     // `changed` is only notified when the buffer stops being paused, or on close.
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
+        c_.check_loop();
         return wait_.await_suspend(h);
     }
     void await_resume() {
@@ -452,7 +462,10 @@ private:
 };
 
 inline task<void> wait_closed(stream_core& c) {
-    while (c.sock.is_open()) co_await c.changed.wait();
+    while (c.sock.is_open()) {
+        c.check_loop();
+        co_await c.changed.wait();
+    }
 }
 
 } // namespace detail

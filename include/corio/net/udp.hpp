@@ -57,7 +57,7 @@ namespace detail {
 // Shared by the socket and its pending operations, so a socket closed or destroyed while
 // a task waits on it is still there when that task wakes up to find it closed.
 struct udp_core {
-    udp_core(unique_fd fd, int fam) : sock(std::move(fd)), family(fam) {}
+    udp_core(unique_fd fd, int fam) : sock(std::move(fd), io_kind::datagram), family(fam) {}
 
     registered_socket sock;
     int family;
