@@ -22,7 +22,7 @@
 // freed on another thread than the one that allocated it simply joins that thread's
 // list), and the slab memory only grows to the peak number of live frames. It is never
 // returned to the OS: after a burst of a million tasks, the process keeps their frames'
-// memory (about 120 MB for a million sleepers) for the next burst.
+// memory (128 MB for a million sleepers built with g++ 12) for the next burst.
 #include <atomic>
 #include <cstddef>
 #include <new>
