@@ -5,8 +5,10 @@
 
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <mutex>
+#include <new>
 #include <set>
 #include <thread>
 #include <vector>
@@ -94,3 +96,38 @@ TEST_CASE("a long-lived thread freeing another's frames does not hoard them") {
     REQUIRE(seen.size() <= 2000);
 }
 #endif
+
+// Frames are laid out for operator new's alignment whatever their size. Three blocks of
+// each size are alive at once, so neighbouring blocks of a slab are checked too.
+TEST_CASE("blocks of every size are aligned as operator new's") {
+    constexpr std::size_t align = __STDCPP_DEFAULT_NEW_ALIGNMENT__;
+    for (std::size_t n = 1; n <= 600; ++n) {
+        void* p[3];
+        for (void*& q : p) {
+            q = corio::detail::allocate_frame(n);
+            std::memset(q, 0xa5, n);
+        }
+        for (void* q : p) {
+            INFO("size " << n << " at " << q);
+            REQUIRE(reinterpret_cast<std::uintptr_t>(q) % align == 0);
+        }
+        for (void* q : p) corio::detail::deallocate_frame(q, n);
+    }
+}
+
+TEST_CASE("the aligned form gives over-aligned frames their alignment") {
+    for (std::size_t a : {std::size_t(8), std::size_t(16), std::size_t(32), std::size_t(64), std::size_t(4096)}) {
+        for (std::size_t n : {std::size_t(24), std::size_t(136), std::size_t(4096)}) {
+            void* p[3];
+            for (void*& q : p) {
+                q = corio::detail::allocate_frame(n, std::align_val_t(a));
+                std::memset(q, 0x5a, n);
+            }
+            for (void* q : p) {
+                INFO("size " << n << ", alignment " << a << " at " << q);
+                REQUIRE(reinterpret_cast<std::uintptr_t>(q) % a == 0);
+            }
+            for (void* q : p) corio::detail::deallocate_frame(q, n, std::align_val_t(a));
+        }
+    }
+}

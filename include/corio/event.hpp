@@ -72,7 +72,7 @@ public:
     }
     void clear() noexcept { set_ = false; }
 
-    class awaiter : detail::waiter {
+    class [[nodiscard]] awaiter : detail::waiter {
     public:
         explicit awaiter(event& e) noexcept : e_(e) {}
         bool await_ready() const noexcept { return e_.set_; }

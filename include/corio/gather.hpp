@@ -119,7 +119,7 @@ private:
 };
 
 template <group_mode Mode, class... Ts>
-class tuple_awaiter : public group_awaiter<Mode, std::tuple<child<Ts>...>> {
+class [[nodiscard]] tuple_awaiter : public group_awaiter<Mode, std::tuple<child<Ts>...>> {
     using base = group_awaiter<Mode, std::tuple<child<Ts>...>>;
 
 public:
@@ -154,7 +154,7 @@ private:
 };
 
 template <group_mode Mode, class T>
-class vector_awaiter : public group_awaiter<Mode, std::vector<child<T>>> {
+class [[nodiscard]] vector_awaiter : public group_awaiter<Mode, std::vector<child<T>>> {
     using base = group_awaiter<Mode, std::vector<child<T>>>;
 
 public:

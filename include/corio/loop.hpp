@@ -431,7 +431,7 @@ namespace detail {
 
 // The one way to wait for readiness: park on a descriptor's reader or writer slot until
 // the reactor reports an edge. Callers retry their syscall afterwards.
-class readiness_awaiter : public io_waiter {
+class [[nodiscard]] readiness_awaiter : public io_waiter {
 public:
     readiness_awaiter(io_state& s, bool for_write) noexcept : state_(s), write_(for_write) {}
     // Only before it is awaited (an operation object handed to spawn or gather moves).

@@ -195,7 +195,7 @@ public:
     // wait(), which only waits for the end, like asyncio.wait: its own cancellation
     // leaves the task alone.
     template <bool Take>
-    class basic_awaiter : detail::join_waiter {
+    class [[nodiscard]] basic_awaiter : detail::join_waiter {
     public:
         explicit basic_awaiter(task_handle& h) noexcept : h_(h) {}
         ~basic_awaiter() {
@@ -242,7 +242,7 @@ public:
     /// Waits until the task has finished, without taking its result or rethrowing its
     /// exception. Throws cancelled_error only when the waiting task is cancelled, which
     /// leaves this task running.
-    [[nodiscard]] basic_awaiter<false> wait() noexcept { return basic_awaiter<false>(*this); }
+    basic_awaiter<false> wait() noexcept { return basic_awaiter<false>(*this); }
 
     awaiter operator co_await() & noexcept { return awaiter(*this); }
     awaiter operator co_await() && noexcept { return awaiter(*this); }

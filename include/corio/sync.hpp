@@ -35,7 +35,7 @@ public:
             detail::waiter::wake(waiters_.front()); // stays locked: ownership moves on
     }
 
-    class awaiter : detail::waiter {
+    class [[nodiscard]] awaiter : detail::waiter {
     public:
         explicit awaiter(lock& l) noexcept : l_(l) {}
         bool await_ready() noexcept { return l_.waiters_.empty() && l_.try_acquire(); }
@@ -66,7 +66,7 @@ public:
     private:
         lock* l_;
     };
-    class scoped_awaiter : public awaiter {
+    class [[nodiscard]] scoped_awaiter : public awaiter {
     public:
         using awaiter::awaiter;
         explicit scoped_awaiter(lock& l) noexcept : awaiter(l), owner_(l) {}
@@ -104,7 +104,7 @@ public:
             detail::waiter::wake(waiters_.front()); // the permit goes to the first waiter
     }
 
-    class awaiter : detail::waiter {
+    class [[nodiscard]] awaiter : detail::waiter {
     public:
         explicit awaiter(semaphore& s) noexcept : s_(s) {}
         bool await_ready() noexcept { return s_.try_acquire(); }
@@ -161,7 +161,7 @@ public:
         return item;
     }
 
-    class putter : detail::waiter {
+    class [[nodiscard]] putter : detail::waiter {
     public:
         putter(queue& q, T item) : q_(q), item_(std::move(item)) {}
         bool await_ready() {
@@ -190,7 +190,7 @@ public:
         bool parked_ = false;
     };
 
-    class getter : detail::waiter {
+    class [[nodiscard]] getter : detail::waiter {
     public:
         explicit getter(queue& q) noexcept : q_(q) {}
         bool await_ready() const noexcept { return !q_.items_.empty(); }

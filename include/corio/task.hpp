@@ -2,7 +2,9 @@
 // task<T>: a lazy coroutine. Nothing runs until it is awaited (or spawned); completion
 // resumes the awaiter; the value or exception reaches the awaiter.
 #include <coroutine>
+#include <cstddef>
 #include <exception>
+#include <new>
 #include <utility>
 
 #include "corio/detail/frame_alloc.hpp"
@@ -33,8 +35,14 @@ struct task_promise_base : promise_base {
     std::suspend_always initial_suspend() const noexcept { return {}; }
     final_awaiter final_suspend() const noexcept { return {has_sink()}; }
 
+    // Compilers implementing P2014 (clang 16 with -fcoro-aligned-allocation) call the
+    // aligned form for every frame, so an over-aligned frame gets its alignment; with the
+    // plain form alone they would warn and settle for operator new's. Others (GCC 12,
+    // clang 14) only call the plain form, whose blocks have operator new's alignment.
     static void* operator new(std::size_t n) { return allocate_frame(n); }
+    static void* operator new(std::size_t n, std::align_val_t a) { return allocate_frame(n, a); }
     static void operator delete(void* p, std::size_t n) noexcept { deallocate_frame(p, n); }
+    static void operator delete(void* p, std::size_t n, std::align_val_t a) noexcept { deallocate_frame(p, n, a); }
 };
 
 // The result of a task never lives in its frame, only with whoever waits for it: an

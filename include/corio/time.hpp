@@ -17,7 +17,7 @@ namespace detail {
 
 // 56 bytes, in every sleeping frame: the loop is found through the thread, not stored;
 // the deadline waits in the timer node.
-class sleep_awaiter : timer_node, cancellable {
+class [[nodiscard]] sleep_awaiter : timer_node, cancellable {
 public:
     explicit sleep_awaiter(std::int64_t deadline_ns, bool yield_only) noexcept : yield_(yield_only) {
         deadline = deadline_ns;
@@ -101,7 +101,7 @@ namespace detail {
 // Runs one child with a deadline. On timeout it cancels the child, waits for it to
 // unwind, then throws timeout_error.
 template <class T>
-class timeout_awaiter : child_group, timer_node {
+class [[nodiscard]] timeout_awaiter : child_group, timer_node {
 public:
     timeout_awaiter(task<T> t, std::int64_t deadline_ns) : child_(std::move(t)) {
         deadline = deadline_ns;

@@ -338,7 +338,7 @@ inline void stream_core::start_flusher(const std::shared_ptr<stream_core>& self)
 // connection), and when bytes are buffered or already queued in the kernel the task does
 // not suspend at all. Otherwise it parks on the descriptor; an edge retries the recv
 // right there and resumes the task only with an answer (a stale edge parks again).
-class read_some_op : public readiness_awaiter {
+class [[nodiscard]] read_some_op : public readiness_awaiter {
 public:
     read_some_op(stream_core& c, std::size_t n) noexcept : readiness_awaiter(c.sock.io, false), c_(c), n_(n) {
         ready_fn = &on_ready;
@@ -438,7 +438,7 @@ inline task<std::string> read_until(stream_core& c, std::string_view fixed, std:
 
 // An awaitable rather than a coroutine: drain() after every write costs nothing while
 // the buffer is below the high-water mark.
-class drain_op {
+class [[nodiscard]] drain_op {
 public:
     explicit drain_op(stream_core& c) noexcept : c_(c), wait_(c.changed) {}
     bool await_ready() const {

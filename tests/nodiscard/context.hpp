@@ -1,0 +1,24 @@
+#pragma once
+// What the nodiscard snippets act on. They are only compiled (-fsyntax-only), never run:
+// the declarations need no definitions.
+#include <corio/corio.hpp>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+using namespace std::chrono_literals;
+
+namespace nodiscard_test {
+
+corio::task<int> child();
+corio::task<void> handle(corio::stream s);
+int work(int x);
+
+// Every snippet is the body of this coroutine.
+corio::task<void> body(corio::stream& s, corio::file& f, corio::event& e, corio::lock& l, corio::semaphore& sem,
+                       corio::queue<int>& q, corio::task_handle<int>& h, corio::server& srv, corio::udp_socket& u,
+                       corio::signal_set& sig, corio::http::client& http, corio::http::response& resp,
+                       std::vector<corio::task<int>>& tasks, std::string& buf);
+
+} // namespace nodiscard_test
