@@ -61,9 +61,9 @@
 #include <utility>
 #include <vector>
 
-#include "corio/detail/file_buffers.hpp"
-#include "corio/detail/file_jobs.hpp"
-#include "corio/detail/file_ops.hpp"
+#include "corio/file/buffers.hpp"
+#include "corio/file/jobs.hpp"
+#include "corio/platform/file_ops.hpp"
 #include "corio/errors.hpp"
 #include "corio/spawn.hpp"
 #include "corio/task.hpp"

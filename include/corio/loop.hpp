@@ -11,8 +11,6 @@
 #include <utility>
 
 #if defined(__linux__)
-#include <sys/syscall.h>
-#include <unistd.h>
 #endif
 
 #if __has_include(<cxxabi.h>)
@@ -22,9 +20,11 @@
 #include "corio/detail/callback.hpp"
 #include "corio/detail/chrono.hpp"
 #include "corio/detail/intrusive_list.hpp"
-#include "corio/detail/reactor.hpp"
+#include "corio/detail/io_waits.hpp"
+#include "corio/platform/reactor.hpp"
 #include "corio/detail/scheduler.hpp"
-#include "corio/detail/spin.hpp"
+#include "corio/platform/spin.hpp"
+#include "corio/platform/thread.hpp"
 #include "corio/detail/timer_heap.hpp"
 #include "corio/errors.hpp"
 
@@ -78,9 +78,7 @@ public:
             throw std::logic_error("corio: an event loop is already running on this thread");
         static std::atomic<std::uint64_t> count{0};
         id_ = count.fetch_add(1, std::memory_order_relaxed) + 1;
-#if defined(__linux__)
-        thread_ = static_cast<long>(::syscall(SYS_gettid));
-#endif
+        thread_ = detail::current_thread_id();
         detail::current_loop_ptr = this;
         detail::current_scheduler_ptr = this;
     }
@@ -172,8 +170,8 @@ public:
     }
     void deregister_io(detail::io_state& s) noexcept { reactor_.remove(s); }
     detail::reactor& reactor() noexcept { return reactor_; }
-    void io_wait_started() noexcept { ++external_work_; }
-    void io_wait_ended() noexcept { --external_work_; }
+    // Who waits on which descriptor (io_wait.hpp parks there; the reactor wakes there).
+    detail::io_waits& io_waits() noexcept { return io_waits_; }
 
     // Spawned tasks (spawn.hpp).
     void adopt(detail::root_base& r) noexcept { roots_.push_back(r); }
@@ -248,11 +246,7 @@ public:
     }
 
     // Reactor callbacks.
-    void on_io(detail::io_state* s, unsigned what) noexcept {
-        bool error = what & detail::io_error;
-        if ((what & detail::io_readable) && s->reader) wake_waiter(std::exchange(s->reader, nullptr), error);
-        if ((what & detail::io_writable) && s->writer) wake_waiter(std::exchange(s->writer, nullptr), error);
-    }
+    void on_io(detail::io_state* s, unsigned what) noexcept { io_waits_.wake(*s, what); }
     void on_wake() noexcept {}
 
 private:
@@ -287,18 +281,8 @@ private:
         services_ = s;
     }
 
-    void wake_waiter(detail::io_waiter* w, bool error) noexcept {
-        w->disarm();
-        w->hangup = error;
-        io_wait_ended();
-        if (w->ready_fn)
-            post(w->ready_fn, static_cast<void*>(w));
-        else
-            post(w->handle);
-    }
-
     bool can_progress() const noexcept {
-        return !ready_.empty() || !timers_.empty() || external_work_ > 0 ||
+        return !ready_.empty() || !timers_.empty() || external_work_ > 0 || io_waits_.parked() > 0 ||
                remote_.load(std::memory_order_acquire) != nullptr;
     }
 
@@ -389,7 +373,8 @@ private:
     detail::timer_heap timers_;
     std::atomic<detail::remote_item*> remote_{nullptr};
     std::atomic<bool> spinning_{false}; // the loop polls remote_ instead of sleeping
-    long external_work_ = 0;
+    long external_work_ = 0; // pool jobs out
+    detail::io_waits io_waits_{*this};
     long posts_expected_ = 0; // add_external_work not yet removed
     bool spin_armed_ = true; // a post arrived since the last poll that found nothing
     detail::spin_backoff spin_backoff_;
@@ -429,83 +414,6 @@ namespace detail {
     throw std::logic_error(message);
 }
 
-// The one way to wait for readiness: park on a descriptor's reader or writer slot until
-// the reactor reports an edge. Callers retry their syscall afterwards.
-class [[nodiscard]] readiness_awaiter : public io_waiter {
-public:
-    readiness_awaiter(io_state& s, bool for_write) noexcept : state_(s), write_(for_write) {}
-    // Only before it is awaited (an operation object handed to spawn or gather moves).
-    readiness_awaiter(readiness_awaiter&& o) noexcept : io_waiter(o), state_(o.state_), write_(o.write_) {}
-    // A frame destroyed while parked (abandoned at shutdown) must not leave the
-    // descriptor pointing at it.
-    ~readiness_awaiter() {
-        io_waiter*& parked = write_ ? state_.writer : state_.reader;
-        if (parked == this) {
-            parked = nullptr;
-            if (detail::current_loop_ptr) detail::current_loop_ptr->io_wait_ended();
-        }
-    }
-
-    bool await_ready() const noexcept { return false; }
-
-    template <class P>
-    bool await_suspend(std::coroutine_handle<P> h) {
-        event_loop& here = event_loop::current();
-        if (state_.loop != &here) [[unlikely]]
-            throw_foreign_loop(io_kind_name(state_.kind), state_.fd, state_.fd >= 0 ? state_.loop : nullptr,
-                               &here);
-        handle = h;
-        if (!arm(slot_of(h), &on_cancel)) return false;
-        io_waiter*& parked = write_ ? state_.writer : state_.reader;
-        if (parked) {
-            disarm();
-            throw std::logic_error(write_ ? "corio: two concurrent writers on one descriptor"
-                                          : "corio: two concurrent readers on one descriptor");
-        }
-        parked = this;
-        here.io_wait_started();
-        return true;
-    }
-
-protected:
-    // From a ready_fn: waits for the next edge without resuming the task. False when a
-    // cancellation is pending instead (`cancelled` is then set: resume the task).
-    bool park_again() noexcept {
-        if (!arm(slot, &on_cancel)) return false;
-        (write_ ? state_.writer : state_.reader) = this;
-        event_loop::current().io_wait_started();
-        return true;
-    }
-
-public:
-
-    // Returns true when the descriptor reported an error or hang-up. A cancellation that
-    // arrives after the edge is delivered here; the bytes stay in the socket for the
-    // next read.
-    bool await_resume() {
-        throw_if_cancelled_on_resume();
-        return hangup;
-    }
-
-private:
-    static void on_cancel(operation* op) noexcept {
-        auto* self = static_cast<readiness_awaiter*>(op);
-        io_waiter*& parked = self->write_ ? self->state_.writer : self->state_.reader;
-        if (parked == self) parked = nullptr;
-        self->cancelled = true;
-        event_loop& loop = event_loop::current();
-        loop.io_wait_ended();
-        loop.post(self->handle);
-    }
-
-    io_state& state_;
-    bool write_;
-};
-
 } // namespace detail
-
-// Awaitables that suspend until a registered descriptor is readable / writable.
-inline detail::readiness_awaiter readable(detail::io_state& s) noexcept { return {s, false}; }
-inline detail::readiness_awaiter writable(detail::io_state& s) noexcept { return {s, true}; }
 
 } // namespace corio

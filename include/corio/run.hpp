@@ -16,7 +16,7 @@
 #include <utility>
 
 #include "corio/detail/awaitable_traits.hpp"
-#include "corio/detail/sigint.hpp"
+#include "corio/platform/sigint.hpp"
 #include "corio/loop.hpp"
 #include "corio/spawn.hpp"
 

@@ -19,8 +19,9 @@
 #include <stdexcept>
 #include <vector>
 
-#include "corio/detail/signal_watch.hpp"
+#include "corio/platform/signal_watch.hpp"
 #include "corio/event.hpp"
+#include "corio/io_wait.hpp"
 #include "corio/loop.hpp"
 #include "corio/task.hpp"
 
@@ -42,7 +43,7 @@ public:
     void shutdown() noexcept override {
         if (closed_) return;
         closed_ = true;
-        state_.reader = nullptr; // tasks are gone by now; nothing may be left parked
+        loop_.io_waits().forget(state_); // tasks are gone by now; nothing may be left parked
         loop_.deregister_io(state_);
         source_.close();
     }
@@ -168,7 +169,7 @@ inline void signal_service::dispatch() {
     notify_all();
     // The task parked on the descriptor may be waiting for what was just read for it, and
     // the reactor will not report an arrival that is no longer pending: wake it to look.
-    if (state_.reader) loop_.on_io(&state_, io_readable);
+    loop_.io_waits().wake(state_, io_readable);
 }
 
 // Whoever parks on the descriptor reads it for every set; when it leaves (woken or

@@ -120,7 +120,7 @@ TEST_CASE("semantics: an item handed to a getter cancelled before it resumes goe
 TEST_CASE("semantics: an item handed to the only getter goes back to the head of the queue") {
     corio::run([]() -> corio::task<void> {
         corio::queue<int> q;
-        auto g = corio::spawn([&]() -> corio::task<int> { co_return co_await q.get(); }());
+        auto g = corio::spawn([&]() -> corio::task<int> { co_return co_await q.get(); });
         co_await corio::sleep(0s);
         q.put_nowait(1); // handed to g
         q.put_nowait(2);
@@ -136,7 +136,7 @@ TEST_CASE("semantics: a permit handed to a task cancelled before it resumes is g
     corio::run([]() -> corio::task<void> {
         corio::semaphore s(1);
         co_await s.acquire();
-        auto w = corio::spawn([&]() -> corio::task<void> { co_await s.acquire(); }());
+        auto w = corio::spawn([&]() -> corio::task<void> { co_await s.acquire(); });
         co_await corio::sleep(0s);
         s.release(); // w is woken with the permit
         REQUIRE(w.cancel());
@@ -149,7 +149,7 @@ TEST_CASE("semantics: a permit handed to a task cancelled before it resumes is g
 TEST_CASE("semantics: an event wait cancelled after the event was set still throws") {
     corio::run([]() -> corio::task<void> {
         corio::event ev;
-        auto w = corio::spawn([&]() -> corio::task<void> { co_await ev.wait(); }());
+        auto w = corio::spawn([&]() -> corio::task<void> { co_await ev.wait(); });
         co_await corio::sleep(0s);
         ev.set();
         REQUIRE(w.cancel());

@@ -12,7 +12,7 @@
 
 #include "corio/detail/chrono.hpp"
 #include "corio/detail/intrusive_list.hpp"
-#include "corio/detail/socket_probe.hpp"
+#include "corio/platform/socket_probe.hpp"
 #include "corio/detail/timer_heap.hpp"
 #include "corio/http/headers.hpp"
 #include "corio/http/response_parser.hpp"

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <utility>
 
-#include "corio/detail/socket.hpp"
+#include "corio/platform/socket_ops.hpp"
 
 namespace corio {
 

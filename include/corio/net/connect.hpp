@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "corio/detail/chrono.hpp"
-#include "corio/detail/socket.hpp"
+#include "corio/net/registered_socket.hpp"
 #include "corio/net/address.hpp"
 #include "corio/net/resolve.hpp"
 #include "corio/net/stream.hpp"

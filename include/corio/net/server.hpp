@@ -30,13 +30,12 @@
 #include <utility>
 #include <vector>
 
-#include <sys/socket.h>
 
 #include "corio/detail/awaitable_traits.hpp"
 #include "corio/detail/chrono.hpp"
 #include "corio/detail/intrusive_list.hpp"
 #include "corio/detail/operation.hpp"
-#include "corio/detail/socket.hpp"
+#include "corio/net/registered_socket.hpp"
 #include "corio/event.hpp"
 #include "corio/loop.hpp"
 #include "corio/net/address.hpp"
@@ -53,7 +52,7 @@ struct server_options {
     // 100 overflows under a burst of clients: the excess SYNs are dropped and each of
     // those clients waits out a one-second retransmit. SOMAXCONN asks for the most the
     // system allows (Linux caps it at net.core.somaxconn).
-    int backlog = SOMAXCONN;
+    int backlog = detail::max_listen_backlog;
     bool reuse_address = true; // SO_REUSEADDR: rebind at once after a restart
     bool reuse_port = false;   // SO_REUSEPORT: share the port between processes
     std::size_t limit = default_stream_limit; // readuntil/readline limit of accepted streams

@@ -36,8 +36,8 @@
 #include <utility>
 #include <vector>
 
-#include "corio/detail/socket.hpp"
-#include "corio/detail/udp_socket.hpp"
+#include "corio/net/registered_socket.hpp"
+#include "corio/platform/udp_socket.hpp"
 #include "corio/loop.hpp"
 #include "corio/net/address.hpp"
 #include "corio/net/resolve.hpp"

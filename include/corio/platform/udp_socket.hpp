@@ -10,7 +10,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
-#include "corio/detail/socket.hpp"
+#include "corio/platform/socket_ops.hpp"
 
 namespace corio::detail {
 

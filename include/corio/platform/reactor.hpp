@@ -6,13 +6,13 @@
 #include "corio/detail/io_state.hpp"
 
 #if defined(CORIO_REACTOR_KQUEUE)
-#include "corio/detail/reactor_kqueue.hpp"
+#include "corio/platform/reactor_kqueue.hpp"
 #elif defined(CORIO_REACTOR_EPOLL) || __has_include(<sys/epoll.h>)
 #define CORIO_REACTOR_EPOLL 1
-#include "corio/detail/reactor_epoll.hpp"
+#include "corio/platform/reactor_epoll.hpp"
 #elif __has_include(<sys/event.h>)
 #define CORIO_REACTOR_KQUEUE 1
-#include "corio/detail/reactor_kqueue.hpp"
+#include "corio/platform/reactor_kqueue.hpp"
 #else
 #error "corio needs epoll (Linux) or kqueue (macOS/BSD)"
 #endif

@@ -55,26 +55,6 @@ inline void check_signal_number(int signo) {
                                     " is reserved by the C library");
 }
 
-// Blocks the asynchronous signals in the calling thread for its scope. Threads started
-// inside the scope inherit the mask, so a process-directed signal (SIGINT, SIGTERM, ...)
-// is never delivered to them, where it would act by default, but stays for the loop
-// thread's watcher. Signals raised by a fault in the thread itself stay unblocked, so a
-// crash in a worker still reaches crash handlers (sanitizers, debuggers).
-class async_signals_blocked {
-public:
-    async_signals_blocked() noexcept {
-        sigset_t set;
-        sigfillset(&set);
-        for (int s : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS}) sigdelset(&set, s);
-        ::pthread_sigmask(SIG_BLOCK, &set, &saved_);
-    }
-    ~async_signals_blocked() { ::pthread_sigmask(SIG_SETMASK, &saved_, nullptr); }
-    async_signals_blocked(const async_signals_blocked&) = delete;
-    async_signals_blocked& operator=(const async_signals_blocked&) = delete;
-
-private:
-    sigset_t saved_;
-};
 
 #if defined(CORIO_SIGNAL_SIGNALFD)
 

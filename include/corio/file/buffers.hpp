@@ -11,7 +11,7 @@
 #include <string>
 #include <utility>
 
-#include "corio/detail/file_jobs.hpp"
+#include "corio/file/jobs.hpp"
 #include "corio/errors.hpp"
 #include "corio/outcome.hpp"
 #include "corio/spawn.hpp"

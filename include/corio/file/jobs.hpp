@@ -7,7 +7,7 @@
 #include <string>
 #include <utility>
 
-#include "corio/detail/file_ops.hpp"
+#include "corio/platform/file_ops.hpp"
 #include "corio/loop.hpp"
 #include "corio/outcome.hpp"
 #include "corio/task.hpp"

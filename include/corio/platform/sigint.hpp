@@ -17,7 +17,7 @@
 #include <pthread_np.h>
 #endif
 
-#include "corio/detail/reactor.hpp"
+#include "corio/platform/reactor.hpp"
 
 namespace corio::detail {
 
