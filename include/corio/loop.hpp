@@ -19,6 +19,7 @@
 
 #include "corio/detail/callback.hpp"
 #include "corio/detail/chrono.hpp"
+#include "corio/detail/foreign_loop.hpp"
 #include "corio/detail/intrusive_list.hpp"
 #include "corio/detail/io_waits.hpp"
 #include "corio/platform/reactor.hpp"
@@ -387,33 +388,5 @@ private:
 };
 
 inline event_loop& get_running_loop() { return event_loop::current(); }
-
-namespace detail {
-
-// Refuses a wait by a task of loop `here` on an object of loop `owner` (null when not
-// known: the loop of a closed descriptor may be gone). Only the owner's thread sees the
-// object's wake-ups, so the task would be resumed there, racing with its own loop.
-[[noreturn, gnu::cold, gnu::noinline]] inline void throw_foreign_loop(const char* object, int fd,
-                                                                    const event_loop* owner,
-                                                                    const event_loop* here) {
-    char what[64] = "";
-    if (fd >= 0) std::snprintf(what, sizeof what, " (fd %d)", fd);
-    char mine[96] = "another event loop (or one that has ended)";
-    if (owner)
-        std::snprintf(mine, sizeof mine, "event loop #%llu (thread %ld)",
-                      static_cast<unsigned long long>(owner->id()), owner->thread_id());
-    char theirs[96] = "no event loop";
-    if (here)
-        std::snprintf(theirs, sizeof theirs, "event loop #%llu (thread %ld)",
-                      static_cast<unsigned long long>(here->id()), here->thread_id());
-    char message[512];
-    std::snprintf(message, sizeof message,
-                  "corio: %s%s belongs to %s and cannot be awaited from a task on %s; hand work "
-                  "between loops with call_soon_threadsafe or to_thread",
-                  object, what, mine, theirs);
-    throw std::logic_error(message);
-}
-
-} // namespace detail
 
 } // namespace corio
