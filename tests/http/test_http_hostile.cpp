@@ -48,7 +48,7 @@ struct hostile_server {
     std::uint16_t port = 0;
 
     hostile_server() {
-        std::string script = (std::filesystem::path(__FILE__).parent_path() / "http" / "hostile_server.py").string();
+        std::string script = (std::filesystem::path(__FILE__).parent_path() / "hostile_server.py").string();
         int out[2];
         REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
         std::vector<std::string> args{"python3", script};
