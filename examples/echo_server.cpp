@@ -4,6 +4,8 @@
 // client connecting and leaving unless --quiet. --backlog sets the listen queue (default
 // SOMAXCONN; the kernel caps it at net.core.somaxconn). Ctrl-C (SIGINT) or SIGTERM closes
 // the server, cancels the live clients and waits for them before exiting.
+#include "cli.hpp"
+
 #include <corio/gather.hpp>
 #include <corio/net.hpp>
 #include <corio/run.hpp>
@@ -61,45 +63,24 @@ corio::task<void> serve(std::string host, std::uint16_t port, corio::server_opti
     say("Terminated: server closed");
 }
 
-// The whole of `text` as a decimal integer in [lo, hi]; atoi would take "12abc" as 12
-// and "abc" as 0.
-std::optional<int> parse_int(std::string_view text, int lo, int hi) {
-    int value = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < lo || value > hi)
-        return std::nullopt;
-    return value;
-}
-
 int main(int argc, char** argv) {
     std::string host = "127.0.0.1";
     int port = 8888;
     corio::server_options opts;
     bool quiet = false;
-    for (int i = 1; i < argc; ++i) {
-        std::string_view arg = argv[i];
-        if (arg == "--host" && i + 1 < argc) {
-            host = argv[++i];
-        } else if (arg == "--port" && i + 1 < argc) {
-            auto n = parse_int(argv[++i], 0, 65535);
-            if (!n) {
-                std::fprintf(stderr, "echo_server: bad port '%s' (expected 0-65535)\n", argv[i]);
-                return 2;
-            }
-            port = *n;
-        } else if (arg == "--backlog" && i + 1 < argc) {
-            auto n = parse_int(argv[++i], 1, 1 << 30);
-            if (!n) {
-                std::fprintf(stderr, "echo_server: bad backlog '%s' (expected a positive number)\n", argv[i]);
-                return 2;
-            }
-            opts.backlog = *n;
-        } else if (arg == "--quiet") {
+    cli::args args(argc, argv, "[--host HOST] [--port PORT] [--backlog N] [--quiet]");
+    while (const char* a = args.next()) {
+        std::string_view arg = a;
+        if (arg == "--host")
+            host = args.value(a);
+        else if (arg == "--port")
+            port = static_cast<int>(args.number(a, 0, 65535));
+        else if (arg == "--backlog")
+            opts.backlog = static_cast<int>(args.number(a, 1, 1 << 30));
+        else if (arg == "--quiet")
             quiet = true;
-        } else {
-            std::fprintf(stderr, "usage: %s [--host HOST] [--port PORT] [--backlog N] [--quiet]\n", argv[0]);
-            return 2;
-        }
+        else
+            args.unknown(a);
     }
     try {
         corio::run(serve(host, static_cast<std::uint16_t>(port), opts, quiet));

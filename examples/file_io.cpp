@@ -7,6 +7,10 @@
 //                                 the loop keeps running while the workers do the file I/O
 // A copy that does not fit (a full disk, a file size limit) ends with status 1 and an
 // error saying how many bytes did not reach the destination.
+#include "cli.hpp"
+
+#include <cstring>
+
 #include <corio/corio.hpp>
 #include <corio/file.hpp>
 
@@ -75,11 +79,6 @@ corio::task<void> copy_file(std::string src, std::string dst, std::chrono::milli
     std::printf("copied %llu bytes in %.3f s\n", static_cast<unsigned long long>(p->copied), secs);
 }
 
-int usage() {
-    std::fprintf(stderr, "usage: file_io [--copy SRC DST [--interval MS]]\n");
-    return 2;
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
@@ -87,18 +86,25 @@ int main(int argc, char** argv) {
     // reported like a full disk, instead of SIGXFSZ killing the process without a word.
     std::signal(SIGXFSZ, SIG_IGN);
     try {
-        if (argc == 1) {
+        cli::args args(argc, argv, "[--copy SRC DST [--interval MS]]");
+        const char* src = nullptr;
+        const char* dst = nullptr;
+        std::chrono::milliseconds interval = 100ms;
+        while (const char* a = args.next()) {
+            if (!std::strcmp(a, "--copy")) {
+                src = args.value(a);
+                dst = args.value(a);
+            } else if (!std::strcmp(a, "--interval")) {
+                interval = std::chrono::milliseconds(args.number(a, 1, 3'600'000));
+            } else {
+                args.unknown(a);
+            }
+        }
+        if (!src) {
             corio::run(meow());
             return 0;
         }
-        if (std::string(argv[1]) != "--copy" || (argc != 4 && argc != 6)) return usage();
-        std::chrono::milliseconds interval = 100ms;
-        if (argc == 6) {
-            if (std::string(argv[4]) != "--interval") return usage();
-            interval = std::chrono::milliseconds(std::atoi(argv[5]));
-            if (interval <= 0ms) return usage();
-        }
-        corio::run(copy_file(argv[2], argv[3], interval));
+        corio::run(copy_file(src, dst, interval));
         return 0;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "file_io: %s\n", e.what());
