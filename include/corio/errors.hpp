@@ -1,7 +1,9 @@
 #pragma once
 // The library's own exception types. OS failures are std::system_error.
+#include <cstddef>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 
 namespace corio {
 
@@ -35,6 +37,21 @@ public:
     limit_overrun_error(std::size_t consumed_bytes, const std::string& what)
         : std::runtime_error("corio: " + what), consumed(consumed_bytes) {}
     std::size_t consumed;
+};
+
+// A write or flush that stopped part-way, as on a full disk (ENOSPC) or past a file size
+// limit (EFBIG). what() says how many bytes did not reach the file ("flush 'out.bin':
+// 4096 of 65536 buffered bytes did not reach the file: No space left on device"); the
+// counts are here too. The kernel took the first bytes_written(); the rest did not land.
+class file_write_error : public std::system_error {
+public:
+    file_write_error(int err, const std::string& what, std::size_t written, std::size_t total)
+        : std::system_error(err, std::system_category(), what), written_(written), total_(total) {}
+    std::size_t bytes_written() const noexcept { return written_; }
+    std::size_t bytes_not_written() const noexcept { return total_ - written_; }
+
+private:
+    std::size_t written_, total_;
 };
 
 } // namespace corio
