@@ -7,19 +7,19 @@
 
 namespace corio {
 
-// Thrown from the suspended co_await of a task that was cancelled.
+/// Thrown from the suspended co_await of a task that was cancelled.
 class cancelled_error : public std::runtime_error {
 public:
     cancelled_error() : std::runtime_error("corio: operation cancelled") {}
 };
 
-// Thrown by wait_for once the inner work has been cancelled and has unwound.
+/// Thrown by wait_for once the inner work has been cancelled and has unwound.
 class timeout_error : public std::runtime_error {
 public:
     timeout_error() : std::runtime_error("corio: operation timed out") {}
 };
 
-// readexactly/readuntil hit EOF first; `partial` keeps what was read.
+/// readexactly/readuntil hit EOF first; `partial` keeps what was read.
 class incomplete_read_error : public std::runtime_error {
 public:
     incomplete_read_error(std::string partial_bytes, std::size_t expected_bytes)
@@ -31,7 +31,7 @@ public:
     std::size_t expected; // 0 when unknown (readuntil)
 };
 
-// readuntil/readline found no separator within the stream's limit. The data stays buffered.
+/// readuntil/readline found no separator within the stream's limit. The data stays buffered.
 class limit_overrun_error : public std::runtime_error {
 public:
     limit_overrun_error(std::size_t consumed_bytes, const std::string& what)
@@ -39,10 +39,10 @@ public:
     std::size_t consumed;
 };
 
-// A write or flush that stopped part-way, as on a full disk (ENOSPC) or past a file size
-// limit (EFBIG). what() says how many bytes did not reach the file ("flush 'out.bin':
-// 4096 of 65536 buffered bytes did not reach the file: No space left on device"); the
-// counts are here too. The kernel took the first bytes_written(); the rest did not land.
+/// A write or flush that stopped part-way, as on a full disk (ENOSPC) or past a file size
+/// limit (EFBIG). what() says how many bytes did not reach the file ("flush 'out.bin':
+/// 4096 of 65536 buffered bytes did not reach the file: No space left on device"); the
+/// counts are here too. The kernel took the first bytes_written(); the rest did not land.
 class file_write_error : public std::system_error {
 public:
     file_write_error(int err, const std::string& what, std::size_t written, std::size_t total)

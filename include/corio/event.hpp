@@ -17,13 +17,13 @@ struct waiter : list_hook, cancellable {
 
     waiter() = default;
     waiter(const waiter&) = delete;
-    // Only before it is queued (an awaiter handed to spawn or gather moves).
+    /// Only before it is queued (an awaiter handed to spawn or gather moves).
     waiter(waiter&& o) noexcept : list_hook(), cancellable(o), handle(o.handle) {}
     ~waiter() {
         if (linked()) intrusive_list<waiter>::erase(*this);
     }
 
-    // Queues on `list` and arms cancellation; false if a cancel was already pending.
+    /// Queues on `list` and arms cancellation; false if a cancel was already pending.
     template <class P>
     bool park(intrusive_list<waiter>& list, std::coroutine_handle<P> h) {
         handle = h;
@@ -31,16 +31,16 @@ struct waiter : list_hook, cancellable {
         list.push_back(*this);
         return true;
     }
-    // Completes the wait: from here on a cancel can no longer undo it.
+    /// Completes the wait: from here on a cancel can no longer undo it.
     static void wake(waiter& w) {
         intrusive_list<waiter>::erase(w);
         w.disarm();
         current_scheduler().post(w.handle);
     }
-    // Ends a wait that has nothing to undo (an event).
+    /// Ends a wait that has nothing to undo (an event).
     void resume_or_throw() { throw_if_cancelled_on_resume(); }
-    // Ends a wait whose wake-up handed something over: a cancellation that arrived after
-    // the wake-up gives it back through `undo` before it is delivered.
+    /// Ends a wait whose wake-up handed something over: a cancellation that arrived after
+    /// the wake-up gives it back through `undo` before it is delivered.
     template <class Undo>
     void resume_or_undo(Undo&& undo) {
         bool late = cancelled_after_wake();
@@ -62,7 +62,7 @@ private:
 
 } // namespace detail
 
-// asyncio.Event
+/// asyncio.Event
 class event {
 public:
     bool is_set() const noexcept { return set_; }

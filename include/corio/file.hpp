@@ -89,7 +89,7 @@ public:
         }
         return *this;
     }
-    // Flushes and closes on a worker, fire-and-forget: never blocks the loop.
+    /// Flushes and closes on a worker, fire-and-forget: never blocks the loop.
     ~file() { release(); }
 
     bool is_open() const noexcept { return h_ != nullptr; }
@@ -97,17 +97,17 @@ public:
     const std::string& mode() const noexcept { return mode_; }
     bool readable() const noexcept { return mode_bits_.readable; }
     bool writable() const noexcept { return mode_bits_.writable; }
-    // False for a FIFO, pipe, socket, terminal or character device.
+    /// False for a FIFO, pipe, socket, terminal or character device.
     bool seekable() const noexcept { return seekable_; }
 
-    // The position the next read or write starts at (buffered writes included). Throws
-    // std::system_error (ESPIPE) for a file that cannot seek.
+    /// The position the next read or write starts at (buffered writes included). Throws
+    /// std::system_error (ESPIPE) for a file that cannot seek.
     std::uint64_t tell() const {
         check_seekable("tell");
         return pos_;
     }
 
-    // Up to n bytes; fewer only at end of file; empty at end of file.
+    /// Up to n bytes; fewer only at end of file; empty at end of file.
     task<std::string> read(std::size_t n) {
         op_guard g(*this);
         if (n > avail() && n - avail() >= buffer_size) co_return co_await read_large(n);
@@ -117,11 +117,11 @@ public:
         co_return take_buffered(std::min(n, avail()));
     }
 
-    // Python's readinto: reads up to buf.size() bytes into buf (fewer only at end of file)
-    // and returns how many; buf keeps its size, and what lies past the count is
-    // unspecified. Reusing one buffer saves an allocation per call, so this is the fastest
-    // way to stream a file. Cancelled, it leaves the position alone but may leave buf
-    // empty (its storage was with the worker).
+    /// Python's readinto: reads up to buf.size() bytes into buf (fewer only at end of file)
+    /// and returns how many; buf keeps its size, and what lies past the count is
+    /// unspecified. Reusing one buffer saves an allocation per call, so this is the fastest
+    /// way to stream a file. Cancelled, it leaves the position alone but may leave buf
+    /// empty (its storage was with the worker).
     task<std::size_t> readinto(std::string& buf) {
         op_guard g(*this);
         std::size_t n = buf.size();
@@ -155,7 +155,7 @@ public:
         co_return count;
     }
 
-    // Everything from the position to the end of the file.
+    /// Everything from the position to the end of the file.
     task<std::string> read() {
         op_guard g(*this);
         co_await prepare_read();
@@ -168,14 +168,14 @@ public:
         co_return out;
     }
 
-    // One line including its '\n' (the last may lack it); empty at end of file.
+    /// One line including its '\n' (the last may lack it); empty at end of file.
     task<std::string> readline() {
         op_guard g(*this);
         co_await prepare_read();
         co_return co_await readline_unguarded();
     }
 
-    // Line iteration: `while (auto line = co_await f.next_line()) use(*line);`
+    /// Line iteration: `while (auto line = co_await f.next_line()) use(*line);`
     task<std::optional<std::string>> next_line() {
         op_guard g(*this);
         co_await prepare_read();
@@ -195,10 +195,10 @@ public:
         }
     }
 
-    // Writes all of data at the position (at the end in append mode); returns its size.
-    // Data that fits in the buffer is only buffered: a failure to write it (a full disk)
-    // is reported by the write that next fills the buffer, or by flush(), sync() or
-    // close(), as with aiofiles.
+    /// Writes all of data at the position (at the end in append mode); returns its size.
+    /// Data that fits in the buffer is only buffered: a failure to write it (a full disk)
+    /// is reported by the write that next fills the buffer, or by flush(), sync() or
+    /// close(), as with aiofiles.
     task<std::size_t> write(std::string data) {
         op_guard g(*this);
         check_open();
@@ -219,16 +219,16 @@ public:
         co_return n;
     }
 
-    // Hands buffered data to the OS (not to the disk: see sync). Where a buffered writer
-    // learns that its data did not fit: file_write_error says how many bytes did not
-    // reach the file.
+    /// Hands buffered data to the OS (not to the disk: see sync). Where a buffered writer
+    /// learns that its data did not fit: file_write_error says how many bytes did not
+    /// reach the file.
     task<void> flush() {
         op_guard g(*this);
         check_open();
         co_await flush_buffer();
     }
 
-    // flush, then fsync(2), which may report a failure the OS met writing earlier data.
+    /// flush, then fsync(2), which may report a failure the OS met writing earlier data.
     task<void> sync() {
         op_guard g(*this);
         check_open();
@@ -236,9 +236,9 @@ public:
         co_await to_thread(detail::file_jobs::sync, h_);
     }
 
-    // Moves the position (Python's seek); returns the new one. Past the end is allowed
-    // (a later write leaves a hole); before the start throws std::invalid_argument. A
-    // file that cannot seek throws std::system_error (ESPIPE).
+    /// Moves the position (Python's seek); returns the new one. Past the end is allowed
+    /// (a later write leaves a hole); before the start throws std::invalid_argument. A
+    /// file that cannot seek throws std::system_error (ESPIPE).
     task<std::uint64_t> seek(std::int64_t offset, whence from = whence::set) {
         op_guard g(*this);
         check_open();
@@ -263,7 +263,7 @@ public:
         co_return pos_;
     }
 
-    // The file's size, buffered writes included.
+    /// The file's size, buffered writes included.
     task<std::uint64_t> size() {
         op_guard g(*this);
         check_open();
@@ -271,9 +271,9 @@ public:
         co_return co_await to_thread(detail::file_jobs::size, h_);
     }
 
-    // Flushes and closes, reporting errors from either. Closing twice is harmless. Once
-    // close has started the file is closed, even if it fails or is cancelled (the
-    // descriptor then goes to a worker to be flushed and closed in the background).
+    /// Flushes and closes, reporting errors from either. Closing twice is harmless. Once
+    /// close has started the file is closed, even if it fails or is cancelled (the
+    /// descriptor then goes to a worker to be flushed and closed in the background).
     task<void> close() {
         if (!h_) co_return;
         op_guard g(*this);
@@ -318,21 +318,21 @@ private:
         : file_base(std::move(h), std::move(path), std::move(mode), m, pos) {}
 };
 
-// aiofiles.open / Python's open. A bad mode throws std::invalid_argument; failing to
-// open (missing file, permission, a directory) throws std::system_error naming the path.
+/// aiofiles.open / Python's open. A bad mode throws std::invalid_argument; failing to
+/// open (missing file, permission, a directory) throws std::system_error naming the path.
 inline task<file> open(std::string path, std::string mode = "r") {
     detail::open_mode m = detail::parse_mode(mode);
     auto [h, pos] = co_await to_thread(detail::file_jobs::open, path, m);
     co_return file(std::move(h), std::move(path), std::move(mode), m, pos);
 }
 
-// The whole file, in one worker round trip.
+/// The whole file, in one worker round trip.
 inline task<std::string> read_file(std::string path) {
     co_return co_await to_thread(detail::file_jobs::read_file, std::move(path));
 }
 
-// Creates or truncates `path` and writes data, in one worker round trip. Cancelled while
-// running, the write still completes in the background.
+/// Creates or truncates `path` and writes data, in one worker round trip. Cancelled while
+/// running, the write still completes in the background.
 inline task<void> write_file(std::string path, std::string data) {
     co_await to_thread(detail::file_jobs::write_file, std::move(path), std::move(data));
 }

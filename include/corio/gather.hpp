@@ -20,8 +20,8 @@ namespace detail {
 
 enum class group_mode { gather, settled, race };
 
-// Children in a tuple (variadic form) or a vector (range form) behave the same; these
-// visit either.
+/// Children in a tuple (variadic form) or a vector (range form) behave the same; these
+/// visit either.
 template <class... Ts, class F>
 void for_each_child(std::tuple<child<Ts>...>& cs, F&& f) {
     std::apply([&](auto&... c) { (f(c), ...); }, cs);
@@ -45,8 +45,8 @@ std::size_t index_of(std::vector<child<T>>& cs, completion* c) {
     return static_cast<std::size_t>(static_cast<child<T>*>(c) - cs.data());
 }
 
-// The exception of the child that just finished (O(1) for ranges: gather of 10k children
-// must not scan its siblings per completion).
+/// The exception of the child that just finished (O(1) for ranges: gather of 10k children
+/// must not scan its siblings per completion).
 template <class... Ts>
 std::exception_ptr exception_of(std::tuple<child<Ts>...>& cs, completion* c) {
     std::exception_ptr e;
@@ -214,22 +214,22 @@ concept variadic_group = sizeof...(As) > 0 && !(sizeof...(As) == 1 && (task_rang
 
 } // namespace detail
 
-// auto [a, b] = co_await gather(f(), g());   -- tuple; a void child gives void_value.
-// If a child throws, the others are cancelled and awaited, then the first error rethrows.
+/// auto [a, b] = co_await gather(f(), g());   -- tuple; a void child gives void_value.
+/// If a child throws, the others are cancelled and awaited, then the first error rethrows.
 template <class... As>
     requires detail::variadic_group<As...>
 auto gather(As&&... work) {
     return detail::tuple_group<detail::group_mode::gather>(std::forward<As>(work)...);
 }
 
-// co_await gather(vector_of_tasks) -> std::vector<T> (void for void tasks).
+/// co_await gather(vector_of_tasks) -> std::vector<T> (void for void tasks).
 template <detail::task_range R>
 auto gather(R&& tasks) {
     return detail::range_awaiter<detail::group_mode::gather>(std::forward<R>(tasks));
 }
 
-// Every child runs to the end; each gives its value or its exception (never throws
-// for a child's failure).
+/// Every child runs to the end; each gives its value or its exception (never throws
+/// for a child's failure).
 template <class... As>
     requires detail::variadic_group<As...>
 auto gather_settled(As&&... work) {
@@ -240,9 +240,9 @@ auto gather_settled(R&& tasks) {
     return detail::range_awaiter<detail::group_mode::settled>(std::forward<R>(tasks));
 }
 
-// The first child to finish wins (its exception, if it failed, is rethrown); the others
-// are cancelled and awaited. Variadic: std::variant whose index() names the winner.
-// Range: std::pair{index, value}.
+/// The first child to finish wins (its exception, if it failed, is rethrown); the others
+/// are cancelled and awaited. Variadic: std::variant whose index() names the winner.
+/// Range: std::pair{index, value}.
 template <class... As>
     requires detail::variadic_group<As...>
 auto race(As&&... work) {

@@ -14,15 +14,15 @@ namespace corio {
 
 namespace detail {
 
-// Parks on a descriptor's reader or writer slot until the reactor reports an edge.
-// Callers retry their syscall afterwards.
+/// Parks on a descriptor's reader or writer slot until the reactor reports an edge.
+/// Callers retry their syscall afterwards.
 class [[nodiscard]] readiness_awaiter : public io_waiter {
 public:
     readiness_awaiter(io_state& s, bool for_write) noexcept : state_(s), write_(for_write) {}
-    // Only before it is awaited (an operation object handed to spawn or gather moves).
+    /// Only before it is awaited (an operation object handed to spawn or gather moves).
     readiness_awaiter(readiness_awaiter&& o) noexcept : io_waiter(o), state_(o.state_), write_(o.write_) {}
-    // A frame destroyed while parked (abandoned at shutdown) must not leave the
-    // descriptor pointing at it. A descriptor whose loop has ended has no waiters left.
+    /// A frame destroyed while parked (abandoned at shutdown) must not leave the
+    /// descriptor pointing at it. A descriptor whose loop has ended has no waiters left.
     ~readiness_awaiter() {
         if (state_.loop) state_.loop->io_waits().unpark(state_, write_, *this);
     }
@@ -46,17 +46,17 @@ public:
         return true;
     }
 
-    // Returns true when the descriptor reported an error or hang-up. A cancellation that
-    // arrives after the edge is delivered here; the bytes stay in the socket for the
-    // next read.
+    /// Returns true when the descriptor reported an error or hang-up. A cancellation that
+    /// arrives after the edge is delivered here; the bytes stay in the socket for the
+    /// next read.
     bool await_resume() {
         throw_if_cancelled_on_resume();
         return hangup;
     }
 
 protected:
-    // From a ready_fn: waits for the next edge without resuming the task. False when a
-    // cancellation is pending instead (`cancelled` is then set: resume the task).
+    /// From a ready_fn: waits for the next edge without resuming the task. False when a
+    /// cancellation is pending instead (`cancelled` is then set: resume the task).
     bool park_again() noexcept {
         if (!arm(slot, &on_cancel)) return false;
         state_.loop->io_waits().park(state_, write_, *this); // the slot was emptied by the edge

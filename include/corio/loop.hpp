@@ -35,8 +35,8 @@ class event_loop;
 
 namespace detail {
 
-// A spawned task as the loop sees it: something to cancel at shutdown, and to destroy if
-// it will not finish.
+/// A spawned task as the loop sees it: something to cancel at shutdown, and to destroy if
+/// it will not finish.
 struct root_base : list_hook {
     cancel_slot slot;
     virtual void abandon() noexcept = 0; // destroy the frame of a task that cannot finish
@@ -44,15 +44,15 @@ protected:
     ~root_base() = default;
 };
 
-// Work handed to the loop from another thread; intrusive so it can live in an awaiter.
+/// Work handed to the loop from another thread; intrusive so it can live in an awaiter.
 struct remote_item {
     remote_item* next = nullptr;
     void (*fn)(remote_item*) = nullptr;
 };
 
-// Long-lived helpers owned by a loop (the worker pool, the signal watcher...), shut down
-// before the loop's own state goes away. The loop chains them itself (newest first), so
-// looking one up instantiates no container.
+/// Long-lived helpers owned by a loop (the worker pool, the signal watcher...), shut down
+/// before the loop's own state goes away. The loop chains them itself (newest first), so
+/// looking one up instantiates no container.
 struct loop_service {
     virtual ~loop_service() = default;
     virtual void shutdown() noexcept {}
@@ -67,7 +67,7 @@ inline thread_local event_loop* current_loop_ptr = nullptr;
 
 } // namespace detail
 
-// Any callable taking std::exception_ptr (a lambda, a std::function...).
+/// Any callable taking std::exception_ptr (a lambda, a std::function...).
 using exception_handler = detail::callback<void(std::exception_ptr)>;
 
 class event_loop : public detail::scheduler {
@@ -99,19 +99,19 @@ public:
 
     clock::time_point time() const noexcept { return clock::now(); }
 
-    // Numbers the loops of the process from 1; errors name a loop by it and by the
-    // thread (its kernel id on Linux, as gdb and top show it) the loop was made on.
+    /// Numbers the loops of the process from 1; errors name a loop by it and by the
+    /// thread (its kernel id on Linux, as gdb and top show it) the loop was made on.
     std::uint64_t id() const noexcept { return id_; }
     long thread_id() const noexcept { return thread_; }
 
-    // Runs fn on the loop thread in a later turn (asyncio's call_soon).
+    /// Runs fn on the loop thread in a later turn (asyncio's call_soon).
     template <class F>
     void call_soon(F fn) {
         auto* box = new detail::callback<void()>(std::move(fn));
         post(&run_boxed, box);
     }
 
-    // Thread-safe: may be called from any thread; wakes the loop if it sleeps.
+    /// Thread-safe: may be called from any thread; wakes the loop if it sleeps.
     template <class F>
     void call_soon_threadsafe(F fn) {
         auto* b = new boxed_remote(std::move(fn));
@@ -119,7 +119,7 @@ public:
         post_threadsafe(b);
     }
 
-    // Lock-free push; the loop runs item->fn on its own thread.
+    /// Lock-free push; the loop runs item->fn on its own thread.
     void post_threadsafe(detail::remote_item* item) noexcept {
         detail::remote_item* head = remote_.load(std::memory_order_relaxed);
         do {
@@ -131,8 +131,8 @@ public:
         if (!head && !spinning_.load(std::memory_order_seq_cst)) reactor_.wake();
     }
 
-    // Work another thread will post back (pool jobs): keeps shutdown waiting for it, and
-    // lets the loop poll for it briefly before blocking (see turn()).
+    /// Work another thread will post back (pool jobs): keeps shutdown waiting for it, and
+    /// lets the loop poll for it briefly before blocking (see turn()).
     void add_external_work() noexcept {
         ++external_work_;
         ++posts_expected_;
@@ -144,7 +144,7 @@ public:
 
     void set_exception_handler(exception_handler h) { handler_ = std::move(h); }
 
-    // Reports an exception nobody will see otherwise (a failed task never awaited).
+    /// Reports an exception nobody will see otherwise (a failed task never awaited).
     void report(std::exception_ptr e) noexcept {
         try {
             if (handler_)
@@ -155,7 +155,7 @@ public:
         }
     }
 
-    // Timers.
+    /// Timers.
     static std::int64_t to_ns(clock::time_point t) noexcept {
         return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
     }
@@ -164,23 +164,23 @@ public:
         if (n->pending()) timers_.remove(n);
     }
 
-    // Descriptors.
+    /// Descriptors.
     void register_io(detail::io_state& s) {
         reactor_.add(s);
         s.loop = this;
     }
     void deregister_io(detail::io_state& s) noexcept { reactor_.remove(s); }
     detail::reactor& reactor() noexcept { return reactor_; }
-    // Who waits on which descriptor (io_wait.hpp parks there; the reactor wakes there).
+    /// Who waits on which descriptor (io_wait.hpp parks there; the reactor wakes there).
     detail::io_waits& io_waits() noexcept { return io_waits_; }
 
-    // Spawned tasks (spawn.hpp).
+    /// Spawned tasks (spawn.hpp).
     void adopt(detail::root_base& r) noexcept { roots_.push_back(r); }
     static void release(detail::root_base& r) noexcept {
         if (r.linked()) detail::intrusive_list<detail::root_base>::erase(r);
     }
 
-    // The loop's services, created on first use and shut down with the loop.
+    /// The loop's services, created on first use and shut down with the loop.
     template <class Service>
     Service& service() {
         if (detail::loop_service* s = find_service(typeid(Service))) return static_cast<Service&>(*s);
@@ -189,16 +189,16 @@ public:
         return *s;
     }
 
-    // Runs until `done` becomes true.
+    /// Runs until `done` becomes true.
     void run_until(const bool& done) {
         while (!done) turn();
     }
 
-    // One turn: poll the reactor (without blocking if work is ready), fire due timers,
-    // run what was ready. Before blocking while pool jobs are out, poll briefly for their
-    // results: a job that takes microseconds then costs no eventfd wake-up, and the loop's
-    // CPU no cold wake-up. The reactor is still polled, without blocking, so a stream of
-    // quick jobs cannot starve I/O.
+    /// One turn: poll the reactor (without blocking if work is ready), fire due timers,
+    /// run what was ready. Before blocking while pool jobs are out, poll briefly for their
+    /// results: a job that takes microseconds then costs no eventfd wake-up, and the loop's
+    /// CPU no cold wake-up. The reactor is still polled, without blocking, so a stream of
+    /// quick jobs cannot starve I/O.
     void turn() {
         drain_remote();
         int timeout = ready_.empty() ? poll_timeout() : 0;
@@ -211,8 +211,8 @@ public:
         run_ready_batch();
     }
 
-    // Cancels every task still running, lets them unwind, then destroys what cannot
-    // finish and stops the services. Called by run() and by the destructor.
+    /// Cancels every task still running, lets them unwind, then destroys what cannot
+    /// finish and stops the services. Called by run() and by the destructor.
     void shutdown() noexcept {
         if (shut_down_) return;
         try {
@@ -246,7 +246,7 @@ public:
         shut_down_ = true;
     }
 
-    // Reactor callbacks.
+    /// Reactor callbacks.
     void on_io(detail::io_state* s, unsigned what) noexcept { io_waits_.wake(*s, what); }
     void on_wake() noexcept {}
 
@@ -298,8 +298,8 @@ private:
 
     void poll(int timeout_ms) { reactor_.poll(timeout_ms, *this); }
 
-    // At most a batch per turn: a million timers due at once must not make the ready
-    // queue a million entries long; the rest fire on the next (non-blocking) turns.
+    /// At most a batch per turn: a million timers due at once must not make the ready
+    /// queue a million entries long; the rest fire on the next (non-blocking) turns.
     void fire_timers() {
         if (timers_.empty()) return;
         std::int64_t now = to_ns(clock::now());
@@ -309,12 +309,12 @@ private:
         }
     }
 
-    // True when something was posted meanwhile. Only when the jobs out leave the loop a
-    // CPU of its own: with a job running on every CPU, polling would slow a worker down.
-    // A poll that comes back empty disarms polling until the next post arrives (the jobs
-    // out are slow ones, and a loop woken for I/O meanwhile must not burn the budget again
-    // on every turn), and backs off for a growing number of posts after that. Out of
-    // line: turn() stays as small as it was for loops that never use the pool.
+    /// True when something was posted meanwhile. Only when the jobs out leave the loop a
+    /// CPU of its own: with a job running on every CPU, polling would slow a worker down.
+    /// A poll that comes back empty disarms polling until the next post arrives (the jobs
+    /// out are slow ones, and a loop woken for I/O meanwhile must not burn the budget again
+    /// on every turn), and backs off for a growing number of posts after that. Out of
+    /// line: turn() stays as small as it was for loops that never use the pool.
     [[gnu::noinline]] bool spin_for_remote() noexcept {
         if (!spin_armed_ || posts_expected_ >= detail::usable_cpus()) return false;
         spin_armed_ = false;
@@ -350,7 +350,7 @@ private:
     }
 
 public:
-    // What report() does without a handler: one line on stderr.
+    /// What report() does without a handler: one line on stderr.
     static void default_report(std::exception_ptr e) noexcept {
         try {
             std::rethrow_exception(e);

@@ -11,7 +11,7 @@
 
 namespace corio {
 
-// What a void child contributes to gather's tuple.
+/// What a void child contributes to gather's tuple.
 using void_value = std::monostate;
 
 namespace detail {
@@ -56,7 +56,7 @@ public:
         return state_ == state::error ? error_ : std::exception_ptr();
     }
 
-    // The value, or rethrows the exception.
+    /// The value, or rethrows the exception.
     decltype(auto) value() & {
         check();
         if constexpr (std::is_reference_v<T>)
@@ -76,7 +76,7 @@ private:
     friend struct detail::outcome_filler<T>;
     enum class state : unsigned char { empty, value, error };
 
-    // Only on an empty outcome.
+    /// Only on an empty outcome.
     template <class U>
     void emplace_value(U&& v) {
         if constexpr (std::is_reference_v<T>)
@@ -86,7 +86,7 @@ private:
         state_ = state::value;
     }
 
-    // The throwing part stays out of line, so reading a value inlines to a test.
+    /// The throwing part stays out of line, so reading a value inlines to a test.
     void check() const {
         if (state_ != state::value) [[unlikely]]
             fail();
@@ -140,8 +140,8 @@ private:
 };
 
 namespace detail {
-// For a task returning straight into its awaiter's outcome, known to be empty: skips the
-// reset that set_value must do.
+/// For a task returning straight into its awaiter's outcome, known to be empty: skips the
+/// reset that set_value must do.
 template <class T>
 struct outcome_filler {
     template <class U>

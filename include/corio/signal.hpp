@@ -31,7 +31,7 @@ class signal_set;
 
 namespace detail {
 
-// The loop's one signal descriptor and the sets listening to it.
+/// The loop's one signal descriptor and the sets listening to it.
 class signal_service final : public loop_service {
 public:
     explicit signal_service(event_loop& loop) : loop_(loop) {
@@ -60,14 +60,14 @@ public:
     void attach(signal_set* s) { sets_.push_back(s); }
     void detach(signal_set* s) noexcept { sets_.erase(std::find(sets_.begin(), sets_.end(), s)); }
 
-    // Reads every signal that has arrived, without blocking, and records each in the sets
-    // that watch it; wakes the waiting sets if anything came.
+    /// Reads every signal that has arrived, without blocking, and records each in the sets
+    /// that watch it; wakes the waiting sets if anything came.
     void dispatch();
 
     io_state& state() noexcept { return state_; }
     bool reader_parked() const noexcept { return state_.reader != nullptr; }
 
-    // Wakes every wait() parked behind the reader so each looks at its set again.
+    /// Wakes every wait() parked behind the reader so each looks at its set again.
     void notify_all() noexcept {
         try {
             changed_.set();
@@ -91,8 +91,8 @@ private:
 
 class signal_set {
 public:
-    // Starts watching `signals` on the running loop. Throws std::invalid_argument for a
-    // signal that cannot be watched (SIGKILL, SIGSTOP, out of range).
+    /// Starts watching `signals` on the running loop. Throws std::invalid_argument for a
+    /// signal that cannot be watched (SIGKILL, SIGSTOP, out of range).
     signal_set(std::initializer_list<int> signals)
         : svc_(&event_loop::current().service<detail::signal_service>()) {
         svc_->attach(this);
@@ -117,7 +117,7 @@ public:
         signals_.push_back(signo);
     }
 
-    // Stops watching `signo`; an arrival of it not yet waited for is dropped.
+    /// Stops watching `signo`; an arrival of it not yet waited for is dropped.
     void remove(int signo) noexcept {
         auto it = std::find(signals_.begin(), signals_.end(), signo);
         if (it == signals_.end()) return;
@@ -131,8 +131,8 @@ public:
     }
     const std::vector<int>& signals() const noexcept { return signals_; }
 
-    // Waits for the next watched signal and returns its number. Cancellable: a cancelled
-    // wait loses nothing, the next wait() sees what arrived meanwhile.
+    /// Waits for the next watched signal and returns its number. Cancellable: a cancelled
+    /// wait loses nothing, the next wait() sees what arrived meanwhile.
     task<int> wait();
 
 private:
@@ -172,8 +172,8 @@ inline void signal_service::dispatch() {
     loop_.io_waits().wake(state_, io_readable);
 }
 
-// Whoever parks on the descriptor reads it for every set; when it leaves (woken or
-// cancelled) the others are told, so one of them takes over.
+/// Whoever parks on the descriptor reads it for every set; when it leaves (woken or
+/// cancelled) the others are told, so one of them takes over.
 struct signal_reader_turn {
     signal_service& svc;
     ~signal_reader_turn() { svc.notify_all(); }

@@ -56,8 +56,8 @@ struct spawned_state final : root_base, result_completion<T> {
         p.set_completion(this);
     }
 
-    // The task's first step, run from the ready queue. A task cancelled before it started
-    // never runs its body (asyncio): it ends cancelled at once.
+    /// The task's first step, run from the ready queue. A task cancelled before it started
+    /// never runs its body (asyncio): it ends cancelled at once.
     static void start(void* p) {
         auto* self = static_cast<spawned_state*>(p);
         if (!self->slot.take_pending()) {
@@ -89,9 +89,9 @@ struct spawned_state final : root_base, result_completion<T> {
         }
     }
 
-    // Runs inside the task's final_suspend (or before its first step): the frame is
-    // suspended, so it is destroyed here, and with it the task's locals and parameters,
-    // such as a connection's stream, even while handles keep the result.
+    /// Runs inside the task's final_suspend (or before its first step): the frame is
+    /// suspended, so it is destroyed here, and with it the task's locals and parameters,
+    /// such as a connection's stream, even while handles keep the result.
     static std::coroutine_handle<> on_finished(completion* c) noexcept {
         auto* self = static_cast<spawned_state*>(c);
         // Cancelled while running, then returned without waiting again: asyncio ends such
@@ -177,8 +177,8 @@ public:
         return done() && (s_->abandoned || detail::is_cancellation(s_->result().exception()));
     }
 
-    // The finished task's value; rethrows its exception. Throws std::logic_error if it
-    // has not finished.
+    /// The finished task's value; rethrows its exception. Throws std::logic_error if it
+    /// has not finished.
     T result() { return take(); }
 
     std::exception_ptr exception() {
@@ -187,13 +187,13 @@ public:
         return s_->result().exception();
     }
 
-    // The frame's done flag, for run().
+    /// The frame's done flag, for run().
     const bool& done_flag() const noexcept { return s_->done; }
 
-    // Take: co_await on the handle, which gives the task's result and passes the
-    // awaiting task's cancellation on to it (awaiting a Task in asyncio). Otherwise
-    // wait(), which only waits for the end, like asyncio.wait: its own cancellation
-    // leaves the task alone.
+    /// Take: co_await on the handle, which gives the task's result and passes the
+    /// awaiting task's cancellation on to it (awaiting a Task in asyncio). Otherwise
+    /// wait(), which only waits for the end, like asyncio.wait: its own cancellation
+    /// leaves the task alone.
     template <bool Take>
     class [[nodiscard]] basic_awaiter : detail::join_waiter {
     public:
@@ -203,8 +203,8 @@ public:
         }
         bool await_ready() const noexcept { return h_.done(); }
 
-        // The task's loop wakes its waiters on its own thread: a waiter from another loop
-        // would be resumed there, so it is refused.
+        /// The task's loop wakes its waiters on its own thread: a waiter from another loop
+        /// would be resumed there, so it is refused.
         template <class P>
         bool await_suspend(std::coroutine_handle<P> h) {
             if (h_.s_->loop != detail::current_loop_ptr) [[unlikely]]
@@ -215,8 +215,8 @@ public:
             return true;
         }
 
-        // Cancelled after the task finished but before this resumed: the result stays in
-        // the task for anyone else who asks.
+        /// Cancelled after the task finished but before this resumed: the result stays in
+        /// the task for anyone else who asks.
         std::conditional_t<Take, T, void> await_resume() {
             bool late = cancelled_after_wake();
             if (cancelled || cancel_requested || late) throw cancelled_error();
@@ -265,7 +265,7 @@ private:
     detail::spawned_state<T>* s_ = nullptr;
 };
 
-// Schedules `work` on the running loop (asyncio.create_task). It starts on the next turn.
+/// Schedules `work` on the running loop (asyncio.create_task). It starts on the next turn.
 template <class Awaitable>
 auto spawn(Awaitable&& work) {
     using T = typename detail::task_for_t<Awaitable>::value_type;
@@ -276,7 +276,7 @@ auto spawn(Awaitable&& work) {
     return task_handle<T>(s);
 }
 
-// spawn(f, args...): f(args...) runs as the task; f and the args are kept alive with it.
+/// spawn(f, args...): f(args...) runs as the task; f and the args are kept alive with it.
 template <class F, class Arg, class... Args>
     requires std::invocable<std::decay_t<F>&, std::decay_t<Arg>&, std::decay_t<Args>&...>
 auto spawn(F&& f, Arg&& arg, Args&&... args) {

@@ -17,8 +17,8 @@
 
 namespace corio {
 
-// asyncio.Lock. `co_await l.acquire()` then `l.release()`, or hold the guard from
-// `co_await l.scoped()`.
+/// asyncio.Lock. `co_await l.acquire()` then `l.release()`, or hold the guard from
+/// `co_await l.scoped()`.
 class lock {
 public:
     bool locked() const noexcept { return locked_; }
@@ -43,7 +43,7 @@ public:
         bool await_suspend(std::coroutine_handle<P> h) {
             return park(l_.waiters_, h);
         }
-        // Cancelled after the lock was handed over: it goes to the next waiter, or is freed.
+        /// Cancelled after the lock was handed over: it goes to the next waiter, or is freed.
         void await_resume() {
             resume_or_undo([this] { l_.release(); });
         }
@@ -85,7 +85,7 @@ private:
     bool locked_ = false;
 };
 
-// asyncio.Semaphore
+/// asyncio.Semaphore
 class semaphore {
 public:
     explicit semaphore(std::size_t initial = 1) noexcept : value_(initial) {}
@@ -112,7 +112,7 @@ public:
         bool await_suspend(std::coroutine_handle<P> h) {
             return park(s_.waiters_, h);
         }
-        // Cancelled after a permit was handed over: the permit is given back.
+        /// Cancelled after a permit was handed over: the permit is given back.
         void await_resume() {
             resume_or_undo([this] { s_.release(); });
         }
@@ -136,7 +136,7 @@ public:
     queue_full() : std::runtime_error("corio: queue is full") {}
 };
 
-// asyncio.Queue: maxsize 0 means unbounded. put waits while full, get while empty.
+/// asyncio.Queue: maxsize 0 means unbounded. put waits while full, get while empty.
 template <class T>
 class queue {
 public:
@@ -145,7 +145,7 @@ public:
     std::size_t qsize() const noexcept { return items_.size(); }
     std::size_t maxsize() const noexcept { return maxsize_; }
     bool empty() const noexcept { return items_.empty(); }
-    // Places promised to woken putters count: nobody slips in before them.
+    /// Places promised to woken putters count: nobody slips in before them.
     bool full() const noexcept { return maxsize_ != 0 && items_.size() + reserved_ >= maxsize_; }
 
     void put_nowait(T item) {
@@ -174,8 +174,8 @@ public:
             parked_ = true;
             return park(q_.putters_, h);
         }
-        // Woken with a place reserved; the item goes in now, unless the put was cancelled
-        // after the wake-up: then the place passes to the next putter.
+        /// Woken with a place reserved; the item goes in now, unless the put was cancelled
+        /// after the wake-up: then the place passes to the next putter.
         void await_resume() {
             if (!parked_) return; // put without waiting
             if (!cancelled) --q_.reserved_; // woken, so the place is this putter's
@@ -198,8 +198,8 @@ public:
         bool await_suspend(std::coroutine_handle<P> h) {
             return park(q_.getters_, h);
         }
-        // Cancelled after an item was handed over: the item goes back to the head of the
-        // queue (or to the next getter), so no item is lost.
+        /// Cancelled after an item was handed over: the item goes back to the head of the
+        /// queue (or to the next getter), so no item is lost.
         T await_resume() {
             resume_or_undo([this] { q_.give_back(std::move(*slot_)); });
             if (slot_) return std::move(*slot_);
@@ -215,7 +215,7 @@ public:
     putter put(T item) { return putter(*this, std::move(item)); }
     getter get() noexcept { return getter(*this); }
 
-    // asyncio's task_done()/join(): join waits until every item put has been processed.
+    /// asyncio's task_done()/join(): join waits until every item put has been processed.
     void task_done() {
         if (unfinished_ == 0) throw std::logic_error("corio: task_done() called too many times");
         if (--unfinished_ == 0) all_done_.set();
@@ -227,7 +227,7 @@ public:
     }
 
 private:
-    // An item enters: straight to the first getter waiting, or at the back.
+    /// An item enters: straight to the first getter waiting, or at the back.
     void push(T&& item) {
         if (!getters_.empty()) {
             getter& g = static_cast<getter&>(getters_.front());
@@ -238,7 +238,7 @@ private:
         }
         ++unfinished_;
     }
-    // An item handed to a getter that was cancelled before it resumed: first in line again.
+    /// An item handed to a getter that was cancelled before it resumed: first in line again.
     void give_back(T&& item) {
         if (!getters_.empty()) {
             getter& g = static_cast<getter&>(getters_.front());
@@ -248,7 +248,7 @@ private:
             items_.push_front(std::move(item));
         }
     }
-    // Room now: the first waiting putter gets a place, and puts its item when it resumes.
+    /// Room now: the first waiting putter gets a place, and puts its item when it resumes.
     void wake_putter() {
         if (putters_.empty() || full()) return;
         ++reserved_;

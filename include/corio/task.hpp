@@ -19,9 +19,9 @@ class task;
 namespace detail {
 
 struct task_promise_base : promise_base {
-    // An awaiter still inside await_suspend has its result already (see task::awaiter):
-    // skip the suspension and let the frame free itself, so the synchronous path makes
-    // no indirect call to a continuation and none to destroy().
+    /// An awaiter still inside await_suspend has its result already (see task::awaiter):
+    /// skip the suspension and let the frame free itself, so the synchronous path makes
+    /// no indirect call to a continuation and none to destroy().
     struct final_awaiter {
         bool inline_await;
         bool await_ready() const noexcept { return inline_await; }
@@ -35,21 +35,21 @@ struct task_promise_base : promise_base {
     std::suspend_always initial_suspend() const noexcept { return {}; }
     final_awaiter final_suspend() const noexcept { return {has_sink()}; }
 
-    // Compilers implementing P2014 (clang 16 with -fcoro-aligned-allocation) call the
-    // aligned form for every frame, so an over-aligned frame gets its alignment; with the
-    // plain form alone they would warn and settle for operator new's. Others (GCC 12,
-    // clang 14) only call the plain form, whose blocks have operator new's alignment.
+    /// Compilers implementing P2014 (clang 16 with -fcoro-aligned-allocation) call the
+    /// aligned form for every frame, so an over-aligned frame gets its alignment; with the
+    /// plain form alone they would warn and settle for operator new's. Others (GCC 12,
+    /// clang 14) only call the plain form, whose blocks have operator new's alignment.
     static void* operator new(std::size_t n) { return allocate_frame(n); }
     static void* operator new(std::size_t n, std::align_val_t a) { return allocate_frame(n, a); }
     static void operator delete(void* p, std::size_t n) noexcept { deallocate_frame(p, n); }
     static void operator delete(void* p, std::size_t n, std::align_val_t a) noexcept { deallocate_frame(p, n, a); }
 };
 
-// The result of a task never lives in its frame, only with whoever waits for it: an
-// awaiter still inside await_suspend gives the outcome to fill (tag 2, the fast path);
-// everything else (an awaiter whose child suspended, a gather child, a spawned task)
-// is a completion record carrying the outcome, so the frame holds no variant to
-// initialise, test and destroy, and the result is written once, where it is read.
+/// The result of a task never lives in its frame, only with whoever waits for it: an
+/// awaiter still inside await_suspend gives the outcome to fill (tag 2, the fast path);
+/// everything else (an awaiter whose child suspended, a gather child, a spawned task)
+/// is a completion record carrying the outcome, so the frame holds no variant to
+/// initialise, test and destroy, and the result is written once, where it is read.
 template <class T>
 struct result_completion : completion {
     outcome<T> out;
@@ -57,7 +57,7 @@ struct result_completion : completion {
 
 template <class T>
 struct task_promise : task_promise_base {
-    // Both are empty when the task ends: it runs once.
+    /// Both are empty when the task ends: it runs once.
     outcome<T>& target() noexcept {
         if (has_sink()) return *static_cast<outcome<T>*>(sink());
         return static_cast<result_completion<T>*>(completion_record())->out;
@@ -111,8 +111,8 @@ public:
     handle_type handle() const noexcept { return h_; }
     handle_type release() noexcept { return std::exchange(h_, {}); }
 
-    // The outcome is the awaiter's own; only a child that suspends is told, through the
-    // completion record, whom to resume.
+    /// The outcome is the awaiter's own; only a child that suspends is told, through the
+    /// completion record, whom to resume.
     struct awaiter : detail::result_completion<T> {
         handle_type& h; // the task's own handle: cleared when the frame has freed itself
         void* parent; // set only when the child suspends
@@ -121,10 +121,10 @@ public:
 
         bool await_ready() const noexcept { return !h || h.done(); }
 
-        // The child runs inside this call. If it finishes before suspending, it has put
-        // its result in `out` and freed its frame; we return false and the parent
-        // continues in place, so a million synchronously completing awaits never deepen
-        // the stack, whether or not the compiler emits tail calls (-O0, sanitizers).
+        /// The child runs inside this call. If it finishes before suspending, it has put
+        /// its result in `out` and freed its frame; we return false and the parent
+        /// continues in place, so a million synchronously completing awaits never deepen
+        /// the stack, whether or not the compiler emits tail calls (-O0, sanitizers).
         template <class P>
         bool await_suspend(std::coroutine_handle<P> p) {
             promise_type& cp = h.promise();
@@ -141,8 +141,8 @@ public:
             return true;
         }
 
-        // By value (not T&&): the temporary task dies at the end of the full expression.
-        // A task awaited a second time has no result left: value() throws logic_error.
+        /// By value (not T&&): the temporary task dies at the end of the full expression.
+        /// A task awaited a second time has no result left: value() throws logic_error.
         T await_resume() { return std::move(this->out).value(); }
 
     private:

@@ -49,10 +49,10 @@ class thread_pool;
 
 namespace detail {
 
-// Per-thread bookkeeping, guarded by the pool lock (but `handed`). Each worker sleeps on
-// its own condition variable so the pool can wake the one that went idle last: it is
-// likely still warm (on a VM, its vCPU may still be polling instead of halted), where a
-// FIFO wake-up would pick the coldest and cost several times the round trip.
+/// Per-thread bookkeeping, guarded by the pool lock (but `handed`). Each worker sleeps on
+/// its own condition variable so the pool can wake the one that went idle last: it is
+/// likely still warm (on a VM, its vCPU may still be polling instead of halted), where a
+/// FIFO wake-up would pick the coldest and cost several times the round trip.
 struct pool_worker {
     std::condition_variable cv;
     std::atomic<bool> handed{false}; // set for the spinning worker: a job (or shutdown) came
@@ -60,8 +60,8 @@ struct pool_worker {
     bool abandoned = false;          // the running job's owner was cancelled: drop the result
 };
 
-// One unit of work. Queued intrusively; `execute` is called by a worker with the pool
-// lock held and must take what it needs out of the job before releasing it.
+/// One unit of work. Queued intrusively; `execute` is called by a worker with the pool
+/// lock held and must take what it needs out of the job before releasing it.
 struct pool_job : list_hook {
     enum class state : unsigned char { idle, queued, running, completing };
     using execute_fn = void (*)(pool_job*, thread_pool&, pool_worker&,
@@ -83,15 +83,15 @@ inline std::size_t auto_worker_threads() noexcept {
 
 } // namespace detail
 
-// Sets how many workers a loop's pool starts with (0: min(4, hardware threads)). Applies
-// to pools that have not started yet, which includes the running loop's until its first
-// to_thread.
+/// Sets how many workers a loop's pool starts with (0: min(4, hardware threads)). Applies
+/// to pools that have not started yet, which includes the running loop's until its first
+/// to_thread.
 inline void set_worker_threads(std::size_t n) noexcept {
     detail::default_worker_threads.store(n, std::memory_order_relaxed);
 }
 
-// The pool as a loop service: `event_loop::current().service<thread_pool>()`. Workers
-// start on first use and are joined by the loop's shutdown, after running what is queued.
+/// The pool as a loop service: `event_loop::current().service<thread_pool>()`. Workers
+/// start on first use and are joined by the loop's shutdown, after running what is queued.
 class thread_pool final : public detail::loop_service {
 public:
     explicit thread_pool(event_loop&) {}
@@ -99,13 +99,13 @@ public:
     thread_pool(const thread_pool&) = delete;
     thread_pool& operator=(const thread_pool&) = delete;
 
-    // Before first use only (throws std::logic_error afterwards); 0 restores the default.
+    /// Before first use only (throws std::logic_error afterwards); 0 restores the default.
     void set_thread_count(std::size_t n) {
         std::lock_guard lk(mu_);
         if (started_) throw std::logic_error("corio: the worker pool has already started");
         requested_ = n;
     }
-    // The workers running, or that will start on first use.
+    /// The workers running, or that will start on first use.
     std::size_t thread_count() const {
         std::lock_guard lk(mu_);
         if (started_) return threads_.size();
@@ -116,7 +116,7 @@ public:
         return started_;
     }
 
-    // Queues a job. Returns false once the pool has shut down: the caller runs it inline.
+    /// Queues a job. Returns false once the pool has shut down: the caller runs it inline.
     bool submit(detail::pool_job& j) {
         std::unique_lock lk(mu_);
         if (stopping_) return false;
@@ -138,9 +138,9 @@ public:
         return true;
     }
 
-    // Loop thread. True when no worker will touch the job again (it was queued and is now
-    // dropped, or it is running and its result will be discarded). False when the worker
-    // is already handing the result back: its completion will still be posted.
+    /// Loop thread. True when no worker will touch the job again (it was queued and is now
+    /// dropped, or it is running and its result will be discarded). False when the worker
+    /// is already handing the result back: its completion will still be posted.
     bool cancel(detail::pool_job& j) noexcept {
         std::lock_guard lk(mu_);
         switch (j.st) {
@@ -159,8 +159,8 @@ public:
         return true;
     }
 
-    // Runs `f` on a worker with nobody waiting for it (closing a file from a destructor).
-    // Once the pool has shut down, runs it inline.
+    /// Runs `f` on a worker with nobody waiting for it (closing a file from a destructor).
+    /// Once the pool has shut down, runs it inline.
     template <class F>
     void post_detached(F f) {
         struct detached final : detail::pool_job {
@@ -187,8 +187,8 @@ public:
         }
     }
 
-    // Called by a job's execute once its work is done, lock not held. True when the
-    // job's owner still waits: the caller then owns the job until it posts the completion.
+    /// Called by a job's execute once its work is done, lock not held. True when the
+    /// job's owner still waits: the caller then owns the job until it posts the completion.
     bool claim_completion(detail::pool_job& j, detail::pool_worker& w) noexcept {
         std::lock_guard lk(mu_);
         if (w.abandoned) return false;
@@ -261,11 +261,11 @@ private:
         }
     }
 
-    // Lock held on entry and exit. One idle worker at a time polls for the next job
-    // (spinner_): submit hands it over with a store instead of a futex wake, which on an
-    // otherwise idle VM would cost a cold vCPU wake-up. Submit and shutdown take the
-    // spinner under the lock, and the spinner looks at spinner_ under the lock when it
-    // stops, so a job queued as the budget runs out is either handed over or found there.
+    /// Lock held on entry and exit. One idle worker at a time polls for the next job
+    /// (spinner_): submit hands it over with a store instead of a futex wake, which on an
+    /// otherwise idle VM would cost a cold vCPU wake-up. Submit and shutdown take the
+    /// spinner under the lock, and the spinner looks at spinner_ under the lock when it
+    /// stops, so a job queued as the budget runs out is either handed over or found there.
     void spin(detail::pool_worker& w, std::unique_lock<std::mutex>& lk) noexcept {
         spinner_ = &w;
         // A late store from a submit that took this worker while its previous spin had
@@ -307,13 +307,13 @@ public:
     template <class G, class... As>
     explicit to_thread_awaiter(G&& g, As&&... as)
         : work_(std::forward<G>(g), std::forward<As>(as)...) {}
-    // Only before it is awaited (gather and wait_for move their awaitables into tasks).
+    /// Only before it is awaited (gather and wait_for move their awaitables into tasks).
     to_thread_awaiter(to_thread_awaiter&& o) noexcept(std::is_nothrow_move_constructible_v<work_type>)
         : work_(std::move(o.work_)) {}
     to_thread_awaiter& operator=(to_thread_awaiter&&) = delete;
 
-    // A frame destroyed while its job is in flight (loop shutdown) takes the job back.
-    // Never while completing: external work keeps the loop turning until on_done ran.
+    /// A frame destroyed while its job is in flight (loop shutdown) takes the job back.
+    /// Never while completing: external work keeps the loop turning until on_done ran.
     ~to_thread_awaiter() {
         if (in_flight_ && pool_->cancel(*this)) loop_->remove_external_work();
     }
@@ -345,8 +345,8 @@ public:
         return true;
     }
 
-    // Cancelled after the function returned but before this resumed: the function has
-    // run and its result is dropped, as asyncio drops it.
+    /// Cancelled after the function returned but before this resumed: the function has
+    /// run and its result is dropped, as asyncio drops it.
     result_type await_resume() {
         throw_if_cancelled_on_resume();
         return std::move(result_).value();
@@ -372,9 +372,9 @@ private:
         return out;
     }
 
-    // Worker thread, pool lock held on entry. The callable is moved out before the lock
-    // is released (from then on the frame may vanish) and destroyed before the result is
-    // handed back, so its destructor has run by the time the caller resumes.
+    /// Worker thread, pool lock held on entry. The callable is moved out before the lock
+    /// is released (from then on the frame may vanish) and destroyed before the result is
+    /// handed back, so its destructor has run by the time the caller resumes.
     static outcome<result_type> take_and_invoke(to_thread_awaiter* self,
                                                 std::unique_lock<std::mutex>& lk) noexcept {
         try {
@@ -406,7 +406,7 @@ private:
         result_ = invoke(work_);
     }
 
-    // Loop thread, from the remote queue.
+    /// Loop thread, from the remote queue.
     static void on_done(remote_item* r) {
         auto* self = static_cast<to_thread_awaiter*>(r);
         self->in_flight_ = false;
@@ -434,9 +434,9 @@ private:
 
 } // namespace detail
 
-// Runs fn(args...) on the running loop's worker pool and resumes the caller on the loop
-// thread with its value, or rethrows its exception. fn and args are decay-copied (moved)
-// into the awaiter, as std::thread does; pass std::ref to share instead.
+/// Runs fn(args...) on the running loop's worker pool and resumes the caller on the loop
+/// thread with its value, or rethrows its exception. fn and args are decay-copied (moved)
+/// into the awaiter, as std::thread does; pass std::ref to share instead.
 template <class F, class... Args>
     requires std::is_invocable_v<std::decay_t<F>&&, std::decay_t<Args>&&...>
 auto to_thread(F&& fn, Args&&... args) {

@@ -15,8 +15,8 @@ namespace corio {
 
 namespace detail {
 
-// 56 bytes, in every sleeping frame: the loop is found through the thread, not stored;
-// the deadline waits in the timer node.
+/// 56 bytes, in every sleeping frame: the loop is found through the thread, not stored;
+/// the deadline waits in the timer node.
 class [[nodiscard]] sleep_awaiter : timer_node, cancellable {
 public:
     explicit sleep_awaiter(std::int64_t deadline_ns, bool yield_only) noexcept : yield_(yield_only) {
@@ -53,8 +53,8 @@ private:
         auto* self = static_cast<sleep_awaiter*>(n);
         event_loop::current().post(self->handle_);
     }
-    // Cancelled before the timer fired: resume now. After it fired (already queued),
-    // the resumption throws instead, as asyncio's task does.
+    /// Cancelled before the timer fired: resume now. After it fired (already queued),
+    /// the resumption throws instead, as asyncio's task does.
     static void on_cancel(operation* op) noexcept {
         auto* self = static_cast<sleep_awaiter*>(static_cast<cancellable*>(op));
         self->cancelled = true;
@@ -71,9 +71,9 @@ private:
 
 } // namespace detail
 
-// Suspends until `deadline`. A deadline already past still yields to the ready tasks.
-// A steady_clock deadline is kept exactly as given, so tasks sleeping until the same time
-// point wake in the order they went to sleep; another clock's deadline is converted once.
+/// Suspends until `deadline`. A deadline already past still yields to the ready tasks.
+/// A steady_clock deadline is kept exactly as given, so tasks sleeping until the same time
+/// point wake in the order they went to sleep; another clock's deadline is converted once.
 template <class Clock, class Duration>
 detail::sleep_awaiter sleep_until(std::chrono::time_point<Clock, Duration> deadline) {
     using steady = std::chrono::steady_clock;
@@ -88,7 +88,7 @@ detail::sleep_awaiter sleep_until(std::chrono::time_point<Clock, Duration> deadl
     }
 }
 
-// Suspends for `d`; sleep(0) yields to the other ready tasks (asyncio.sleep(0)).
+/// Suspends for `d`; sleep(0) yields to the other ready tasks (asyncio.sleep(0)).
 template <class Rep, class Period>
 detail::sleep_awaiter sleep(std::chrono::duration<Rep, Period> d) {
     auto now = std::chrono::steady_clock::now();
@@ -98,8 +98,8 @@ detail::sleep_awaiter sleep(std::chrono::duration<Rep, Period> d) {
 
 namespace detail {
 
-// Runs one child with a deadline. On timeout it cancels the child, waits for it to
-// unwind, then throws timeout_error.
+/// Runs one child with a deadline. On timeout it cancels the child, waits for it to
+/// unwind, then throws timeout_error.
 template <class T>
 class [[nodiscard]] timeout_awaiter : child_group, timer_node {
 public:
@@ -158,8 +158,8 @@ private:
 
 } // namespace detail
 
-// Awaits `work` for at most `d` (asyncio.wait_for). On timeout the work is cancelled and
-// awaited, then timeout_error is thrown.
+/// Awaits `work` for at most `d` (asyncio.wait_for). On timeout the work is cancelled and
+/// awaited, then timeout_error is thrown.
 template <class Awaitable, class Rep, class Period>
 auto wait_for(Awaitable&& work, std::chrono::duration<Rep, Period> d) {
     using T = typename detail::task_for_t<Awaitable>::value_type;

@@ -47,7 +47,7 @@ protected:
     void check_open() const {
         if (!h_) throw std::logic_error("corio: I/O operation on closed file '" + path_ + "'");
     }
-    // Python's io.UnsupportedOperation, as the OS words it (ESPIPE, "Illegal seek").
+    /// Python's io.UnsupportedOperation, as the OS words it (ESPIPE, "Illegal seek").
     void check_seekable(const char* what) const {
         if (!seekable_)
             throw std::system_error(ESPIPE, std::system_category(),
@@ -75,9 +75,9 @@ protected:
         co_await flush_buffer();
     }
 
-    // Appends the next chunk of the file to the read buffer; returns its size (0: EOF).
-    // A file that cannot seek gives what it has now: a line that has arrived is not held
-    // back until a whole chunk follows it.
+    /// Appends the next chunk of the file to the read buffer; returns its size (0: EOF).
+    /// A file that cannot seek gives what it has now: a line that has arrived is not held
+    /// back until a whole chunk follows it.
     task<std::size_t> fill() {
         std::uint64_t at = pos_ + avail();
         // Zero-filled here, not on the worker, unlike read-ahead buffers: the loop waits
@@ -102,9 +102,9 @@ protected:
         co_return n;
     }
 
-    // A large read. Sequential reads of one size (streaming a file in chunks) are read
-    // ahead: workers are already reading the next chunks while the caller handles this
-    // one, so the round trips to the pool drop out of the throughput.
+    /// A large read. Sequential reads of one size (streaming a file in chunks) are read
+    /// ahead: workers are already reading the next chunks while the caller handles this
+    /// one, so the round trips to the pool drop out of the throughput.
     task<std::string> read_large(std::size_t n) {
         if (read_ahead_matches(n)) {
             std::string out = co_await next_read_ahead();
@@ -120,7 +120,7 @@ protected:
     bool read_ahead_matches(std::size_t n) const noexcept {
         return ahead_count_ && ahead_at_ == pos_ && ahead_size_ == n && avail() == 0 && h_;
     }
-    // The next chunk read ahead, at the position; advances past it.
+    /// The next chunk read ahead, at the position; advances past it.
     task<std::string> next_read_ahead() {
         task_handle<outcome<std::string>> current = std::move(ahead_[0]);
         for (std::size_t i = 1; i < ahead_count_; ++i) ahead_[i - 1] = std::move(ahead_[i]);
@@ -136,8 +136,8 @@ protected:
         pos_ += out.size();
         co_return out;
     }
-    // Only for files that can seek: chunks read ahead of a FIFO would be taken from it in
-    // whatever order the workers ran.
+    /// Only for files that can seek: chunks read ahead of a FIFO would be taken from it in
+    /// whatever order the workers ran.
     void start_read_ahead(bool full, std::size_t n) {
         if (!full || !seekable_) return;
         ahead_at_ = pos_;
@@ -160,7 +160,7 @@ protected:
                 file_jobs::read_ahead(h_, std::move(buf), ahead_size_, ahead_at_ + ahead_count_ * ahead_size_));
         }
     }
-    // Cancels the read-ahead and waits until it has let go of the descriptor.
+    /// Cancels the read-ahead and waits until it has let go of the descriptor.
     task<void> settle_read_ahead() {
         while (ahead_count_) {
             task_handle<outcome<std::string>> pending = std::move(ahead_[--ahead_count_]);
@@ -168,7 +168,7 @@ protected:
             co_await pending.wait(); // throws only if the caller is cancelled
         }
     }
-    // Before anything that moves the position or changes the file: its data may be stale.
+    /// Before anything that moves the position or changes the file: its data may be stale.
     void drop_read_ahead() noexcept {
         for (; ahead_count_; --ahead_count_) {
             ahead_[ahead_count_ - 1].cancel();
@@ -176,7 +176,7 @@ protected:
         }
     }
 
-    // What is buffered plus one read for the rest, into buf (see read_chunk), n bytes in all.
+    /// What is buffered plus one read for the rest, into buf (see read_chunk), n bytes in all.
     task<std::string> read_direct(std::size_t n, std::string buf) {
         std::size_t have = avail();
         std::uint64_t at = pos_ + have;
@@ -197,7 +197,7 @@ protected:
         }
     }
 
-    // Writes that cannot be repeated safely: appending, or a FIFO or device.
+    /// Writes that cannot be repeated safely: appending, or a FIFO or device.
     bool writes_in_order() const noexcept { return mode_bits_.append || !seekable_; }
 
     task<void> flush_buffer() {

@@ -15,8 +15,8 @@
 
 namespace corio::detail {
 
-// Gives s a size of n, contents to be overwritten; skips zero-filling where the library
-// lets us (a measurable share of a cached 256 KiB read).
+/// Gives s a size of n, contents to be overwritten; skips zero-filling where the library
+/// lets us (a measurable share of a cached 256 KiB read).
 inline void size_for_overwrite(std::string& s, std::size_t n) {
 #if defined(__cpp_lib_string_resize_and_overwrite)
     s.resize_and_overwrite(n, [](char*, std::size_t k) { return k; });
@@ -30,20 +30,20 @@ inline std::string make_buffer(std::size_t n) {
     return s;
 }
 
-// An empty string with room for n bytes, for a worker to size (read_chunk): the loop
-// thread allocates and frees the buffers a file reads into, never a worker. glibc
-// trims a worker's arena when another thread frees into it (a madvise per chunk or so,
-// and every page of the next chunk faulted in again), while one thread's malloc and free
-// of one size keep reusing the same memory. The zero-filling, when there is one, stays
-// on the worker: on the loop thread it held cached 256 KiB reads to 0.9x read(2).
+/// An empty string with room for n bytes, for a worker to size (read_chunk): the loop
+/// thread allocates and frees the buffers a file reads into, never a worker. glibc
+/// trims a worker's arena when another thread frees into it (a madvise per chunk or so,
+/// and every page of the next chunk faulted in again), while one thread's malloc and free
+/// of one size keep reusing the same memory. The zero-filling, when there is one, stays
+/// on the worker: on the loop thread it held cached 256 KiB reads to 0.9x read(2).
 inline std::string reserve_buffer(std::size_t n) {
     std::string s;
     s.reserve(n);
     return s;
 }
 
-// Hands the last reference to a descriptor (and data still buffered for it) to a worker:
-// closing, and above all flushing, can block. Inline when no loop is running.
+/// Hands the last reference to a descriptor (and data still buffered for it) to a worker:
+/// closing, and above all flushing, can block. Inline when no loop is running.
 inline void release_in_background(std::shared_ptr<file_handle> h, std::shared_ptr<std::string> pending,
                                   std::uint64_t at, bool append) noexcept {
     if (!h) return;
@@ -84,9 +84,9 @@ inline std::pair<handle_ptr, std::uint64_t> open(std::string path, open_mode m) 
     return {std::move(h), pos};
 }
 
-// Reads n - have bytes at `at` into s from offset `have` on and returns s, cut to what
-// was read (less only at EOF). s comes from the loop thread with room for n bytes
-// (reserve_buffer), or sized n already (readinto's buffer).
+/// Reads n - have bytes at `at` into s from offset `have` on and returns s, cut to what
+/// was read (less only at EOF). s comes from the loop thread with room for n bytes
+/// (reserve_buffer), or sized n already (readinto's buffer).
 inline std::string read_chunk(handle_ptr h, std::string s, std::size_t n, std::uint64_t at,
                               std::size_t have) {
     if (s.size() != n) size_for_overwrite(s, n);
@@ -94,14 +94,14 @@ inline std::string read_chunk(handle_ptr h, std::string s, std::size_t n, std::u
     return s;
 }
 
-// At most n bytes with one read: what a FIFO or device has now (readline must not wait
-// for a whole chunk to arrive before it looks for the end of the line).
+/// At most n bytes with one read: what a FIFO or device has now (readline must not wait
+/// for a whole chunk to arrive before it looks for the end of the line).
 inline std::string read_available(handle_ptr h, std::string s, std::size_t n) {
     s.resize(h->read_some(s.data(), n, 0));
     return s;
 }
 
-// Everything from `at` to EOF, `have` bytes in.
+/// Everything from `at` to EOF, `have` bytes in.
 inline std::string read_rest(handle_ptr h, std::uint64_t at, std::size_t have) {
     std::uint64_t size = h->seekable() ? h->size() : 0;
     std::string s = make_buffer(have + static_cast<std::size_t>(size > at ? size - at : 0) + 1);
@@ -117,8 +117,8 @@ inline std::string read_rest(handle_ptr h, std::uint64_t at, std::size_t have) {
     return s;
 }
 
-// Returns the position after the data (for a file that cannot seek, the bytes written so
-// far: only the file object's count).
+/// Returns the position after the data (for a file that cannot seek, the bytes written so
+/// far: only the file object's count).
 inline std::uint64_t write_at(handle_ptr h, const std::string& data, std::uint64_t at, bool append,
                               write_kind kind) {
     if (!h->seekable()) {
@@ -143,8 +143,8 @@ inline void close(handle_ptr h) { h->close(); }
 
 inline std::string read_file(std::string path) { return read_whole_file(path); }
 
-// The read-ahead of the next chunk, run as a spawned task so it proceeds while nobody
-// awaits it. It keeps its error to itself: only a read that uses it may see it.
+/// The read-ahead of the next chunk, run as a spawned task so it proceeds while nobody
+/// awaits it. It keeps its error to itself: only a read that uses it may see it.
 inline task<outcome<std::string>> read_ahead(handle_ptr h, std::string buf, std::size_t n,
                                              std::uint64_t at) {
     outcome<std::string> out;

@@ -65,8 +65,8 @@ public:
         return request("PUT", std::move(url), std::move(headers), std::move(body));
     }
 
-    // Closes the idle connections; those in use close when their response ends. Later
-    // requests throw std::logic_error.
+    /// Closes the idle connections; those in use close when their response ends. Later
+    /// requests throw std::logic_error.
     void close() noexcept {
         if (st_) st_->close();
     }
@@ -90,8 +90,8 @@ private:
         co_return co_await detail::send_request(st, rq, lim, true);
     }
 
-    // RFC 9110 §15.4: 303 turns anything but HEAD into GET; 301 and 302 turn POST into GET
-    // (as every browser does); 307 and 308 keep the method and the body.
+    /// RFC 9110 §15.4: 303 turns anything but HEAD into GET; 301 and 302 turn POST into GET
+    /// (as every browser does); 307 and 308 keep the method and the body.
     static void redirect_method(detail::request_spec& rq, int status) {
         bool to_get = (status == 303 && rq.method != "HEAD") || ((status == 301 || status == 302) && rq.method == "POST");
         if (!to_get) return;

@@ -23,7 +23,7 @@ inline bool iequals(std::string_view a, std::string_view b) noexcept {
     return true;
 }
 
-// RFC 9110 §5.6.2 tchar.
+/// RFC 9110 §5.6.2 tchar.
 inline bool is_tchar(unsigned char c) noexcept {
     return is_alpha(c) || is_digit(c) ||
            std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
@@ -34,7 +34,7 @@ inline bool is_token(std::string_view s) noexcept {
         if (!is_tchar(static_cast<unsigned char>(c))) return false;
     return true;
 }
-// field-vchar, SP and HTAB; obs-text (>= 0x80) is allowed, every other control is not.
+/// field-vchar, SP and HTAB; obs-text (>= 0x80) is allowed, every other control is not.
 inline bool is_field_value(std::string_view s) noexcept {
     for (char ch : s) {
         auto c = static_cast<unsigned char>(ch);
@@ -48,7 +48,7 @@ inline std::string_view trim_ows(std::string_view s) noexcept {
     return s;
 }
 
-// Calls f(item) for each non-empty element of a comma-separated list (RFC 9110 §5.6.1).
+/// Calls f(item) for each non-empty element of a comma-separated list (RFC 9110 §5.6.1).
 template <class F>
 void for_each_list_item(std::string_view s, F&& f) {
     while (true) {
@@ -72,14 +72,14 @@ public:
         for (auto& [n, v] : fields) add(n, v);
     }
 
-    // Appends a field. A name that is not a token or a value with CR, LF or another
-    // control character throws std::invalid_argument: no header injection.
+    /// Appends a field. A name that is not a token or a value with CR, LF or another
+    /// control character throws std::invalid_argument: no header injection.
     void add(std::string_view name, std::string_view value) {
         check(name, value);
         fields_.emplace_back(std::string(name), std::string(detail::trim_ows(value)));
     }
 
-    // Replaces every field with this name by one, at the place of the first.
+    /// Replaces every field with this name by one, at the place of the first.
     void set(std::string_view name, std::string_view value) {
         check(name, value);
         bool placed = false;
@@ -109,7 +109,7 @@ public:
         return n;
     }
 
-    // The first field with this name.
+    /// The first field with this name.
     std::optional<std::string_view> get(std::string_view name) const noexcept {
         auto it = find(name);
         if (it == fields_.end()) return std::nullopt;
@@ -127,7 +127,7 @@ public:
         return out;
     }
 
-    // True when a comma-separated field (Connection, Transfer-Encoding...) lists `token`.
+    /// True when a comma-separated field (Connection, Transfer-Encoding...) lists `token`.
     bool has_token(std::string_view name, std::string_view token) const noexcept {
         bool found = false;
         for (auto& f : fields_)
@@ -145,7 +145,7 @@ public:
     const_iterator end() const noexcept { return fields_.end(); }
     const field& operator[](std::size_t i) const noexcept { return fields_[i]; }
 
-    // For the parser, which has validated the field already.
+    /// For the parser, which has validated the field already.
     void append_unchecked(std::string name, std::string value) {
         fields_.emplace_back(std::move(name), std::move(value));
     }

@@ -70,15 +70,15 @@ struct host_pool {
 
 struct pool_state;
 
-// Closes a client's idle connections as they pass keepalive_timeout: one timer per client,
-// due when its oldest idle connection expires.
+/// Closes a client's idle connections as they pass keepalive_timeout: one timer per client,
+/// due when its oldest idle connection expires.
 struct idle_reaper : corio::detail::timer_node, corio::detail::list_hook {
     pool_state* owner = nullptr;
     event_loop* loop = nullptr; // where the timer is armed, while it is
 };
 
-// Disarms the reapers still armed when their loop ends, so a client that outlives run()
-// never touches the loop again.
+/// Disarms the reapers still armed when their loop ends, so a client that outlives run()
+/// never touches the loop again.
 class idle_reapers final : public corio::detail::loop_service {
 public:
     explicit idle_reapers(event_loop&) noexcept {}
@@ -123,7 +123,7 @@ struct pool_state {
         return opts.keepalive_timeout.count() > 0 && now - c.idle_since >= opts.keepalive_timeout;
     }
 
-    // The most recently used idle connection that is still fit for a request.
+    /// The most recently used idle connection that is still fit for a request.
     std::unique_ptr<connection> take_idle(host_pool& p) {
         auto now = clock::now();
         while (!p.idle.empty()) {
@@ -145,7 +145,7 @@ struct pool_state {
         if (!reaper.loop) arm(); // armed already: for an older connection, so earlier
     }
 
-    // The host whose front (oldest) idle connection is the oldest of all.
+    /// The host whose front (oldest) idle connection is the oldest of all.
     auto oldest_idle() noexcept {
         auto oldest = hosts.end();
         for (auto it = hosts.begin(); it != hosts.end(); ++it)
@@ -175,8 +175,8 @@ struct pool_state {
     }
 
 private:
-    // Due when the oldest idle connection expires; not without idle connections, a limit
-    // or a running loop.
+    /// Due when the oldest idle connection expires; not without idle connections, a limit
+    /// or a running loop.
     void arm() {
         if (opts.keepalive_timeout.count() <= 0 || !corio::detail::current_loop_ptr) return;
         auto oldest = oldest_idle();
@@ -215,8 +215,8 @@ private:
     }
 };
 
-// A permit of a host's pool, and the connection used under it. Ends by going back to the
-// pool (recycle) or by closing the connection (discard, also what destruction does).
+/// A permit of a host's pool, and the connection used under it. Ends by going back to the
+/// pool (recycle) or by closing the connection (discard, also what destruction does).
 class lease {
 public:
     lease() = default;

@@ -35,7 +35,7 @@ struct request_spec {
     }
 };
 
-// The caller's connection failed before any response byte: try again on a fresh one.
+/// The caller's connection failed before any response byte: try again on a fresh one.
 struct stale_connection {};
 
 inline std::string pool_key(const url& u) {
@@ -44,8 +44,8 @@ inline std::string pool_key(const url& u) {
 
 inline task<void> acquire_permit(corio::semaphore& s) { co_await s.acquire(); }
 
-// The shorter of connect_timeout and what is left of the request's deadline applies;
-// whichever it was names the error.
+/// The shorter of connect_timeout and what is left of the request's deadline applies;
+/// whichever it was names the error.
 inline task<corio::stream> connect_to(const url& u, const limit_ctx& lim, std::chrono::milliseconds limit) {
     auto attempt = corio::open_connection(u.host, u.port);
     bool own_limit = limit.count() > 0 && (!lim.at || clock::now() + limit < *lim.at);
@@ -59,10 +59,10 @@ inline task<corio::stream> connect_to(const url& u, const limit_ctx& lim, std::c
     }
 }
 
-// Request line and fields. The defaults (Host, User-Agent, Accept, Connection,
-// Content-Length) give way to the session's fields, which give way to the request's.
-// The body is always framed by Content-Length, so a caller's Transfer-Encoding or a
-// Content-Length that disagrees with the body is refused rather than sent.
+/// Request line and fields. The defaults (Host, User-Agent, Accept, Connection,
+/// Content-Length) give way to the session's fields, which give way to the request's.
+/// The body is always framed by Content-Length, so a caller's Transfer-Encoding or a
+/// Content-Length that disagrees with the body is refused rather than sent.
 inline std::string build_request(const request_spec& rq, const client_options& o, bool& asks_close) {
     http::headers out;
     out.add("Host", rq.target.authority());
@@ -94,8 +94,8 @@ inline std::string build_request(const request_spec& rq, const client_options& o
     return head;
 }
 
-// One attempt: a permit, a connection (pooled unless `fresh`), the request, the headers
-// of the response.
+/// One attempt: a permit, a connection (pooled unless `fresh`), the request, the headers
+/// of the response.
 inline task<response> send_request(std::shared_ptr<pool_state> st, const request_spec& rq, const limit_ctx& lim,
                                    bool fresh) {
     bool asks_close = false;

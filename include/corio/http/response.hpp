@@ -32,7 +32,7 @@ class response;
 
 namespace detail {
 
-// The limits of a request, and how to name them when they strike.
+/// The limits of a request, and how to name them when they strike.
 struct limit_ctx {
     std::optional<clock::time_point> at; // total_timeout's deadline
     std::string url;                     // the URL asked for
@@ -41,7 +41,7 @@ struct limit_ctx {
     std::string reading;                 // the URL whose response is being read
 };
 
-// Awaits `t` (a task or an operation such as a stream read) within the request's deadline.
+/// Awaits `t` (a task or an operation such as a stream read) within the request's deadline.
 template <class A>
 task<corio::detail::await_result_t<A>> within(A t, const limit_ctx& lim) {
     if (!lim.at) co_return co_await std::move(t);
@@ -60,9 +60,9 @@ task<corio::detail::await_result_t<A>> within(A t, const limit_ctx& lim) {
     }
 }
 
-// One wait for bytes: read_timeout or what is left of the deadline, whichever is shorter,
-// and that one names the error. Takes everything the stream has buffered, so no byte
-// hides there when the connection goes back to the pool.
+/// One wait for bytes: read_timeout or what is left of the deadline, whichever is shorter,
+/// and that one names the error. Takes everything the stream has buffered, so no byte
+/// hides there when the connection goes back to the pool.
 inline task<std::string> read_some(connection& c, const limit_ctx& lim) {
     auto op = c.s.read(std::numeric_limits<std::size_t>::max());
     bool own_limit = lim.read.count() > 0 && (!lim.at || clock::now() + lim.read < *lim.at);
@@ -74,7 +74,7 @@ inline task<std::string> read_some(connection& c, const limit_ctx& lim) {
     }
 }
 
-// The next parser event, reading from the socket when the parser has used every byte.
+/// The next parser event, reading from the socket when the parser has used every byte.
 inline task<parse_step> next_event(connection& c, const limit_ctx& lim) {
     for (;;) {
         parse_step s = c.parser.feed(std::string_view(c.buf).substr(c.off));
@@ -87,7 +87,7 @@ inline task<parse_step> next_event(connection& c, const limit_ctx& lim) {
     }
 }
 
-// What reading a body needs once the headers are in.
+/// What reading a body needs once the headers are in.
 struct body_state {
     lease held;
     limit_ctx lim;
@@ -95,11 +95,11 @@ struct body_state {
     std::string_view pending; // a body piece not yet handed out (a view into conn().buf)
 };
 
-// Makes room in `out` for `more` bytes (out.size() + more <= limit) for a body of unknown
-// length. Doubling alone would copy a buffer of up to the limit into one twice as large,
-// both resident at once; so once a doubled buffer would pass half the limit, it takes the
-// whole limit and is never copied again. Pages no byte reaches are address space, not
-// memory; where even that is refused, plain doubling (capped at the limit) remains.
+/// Makes room in `out` for `more` bytes (out.size() + more <= limit) for a body of unknown
+/// length. Doubling alone would copy a buffer of up to the limit into one twice as large,
+/// both resident at once; so once a doubled buffer would pass half the limit, it takes the
+/// whole limit and is never copied again. Pages no byte reaches are address space, not
+/// memory; where even that is refused, plain doubling (capped at the limit) remains.
 inline void grow_body(std::string& out, std::size_t more, std::size_t limit) {
     std::size_t doubled = std::min(limit, std::max(out.size() + more, out.capacity() * 2));
     if (doubled <= limit / 2) return out.reserve(doubled);
@@ -138,29 +138,29 @@ public:
         if (status >= 400) throw status_error(status, reason, url.str());
     }
 
-    // The Content-Length the server declared (for HEAD: what GET would send), if any.
+    /// The Content-Length the server declared (for HEAD: what GET would send), if any.
     std::optional<std::uint64_t> content_length() const noexcept { return content_length_; }
-    // True once the whole body was read (trailers() is then complete).
+    /// True once the whole body was read (trailers() is then complete).
     bool at_eof() const noexcept { return done_; }
     const http::headers& trailers() const noexcept { return trailers_; }
 
-    // The next piece of body, at most `max` bytes (client_options::chunk_size when 0);
-    // "" at the end. Memory stays bounded however large the body is. Each wait for bytes
-    // is bounded by read_timeout (read_timeout) and the request's total_timeout
-    // (request_timeout); a timeout, a broken body or a cancellation closes the connection,
-    // and later reads throw the same error again.
+    /// The next piece of body, at most `max` bytes (client_options::chunk_size when 0);
+    /// "" at the end. Memory stays bounded however large the body is. Each wait for bytes
+    /// is bounded by read_timeout (read_timeout) and the request's total_timeout
+    /// (request_timeout); a timeout, a broken body or a cancellation closes the connection,
+    /// and later reads throw the same error again.
     task<std::string> read_chunk(std::size_t max = 0);
-    // The rest of the body. More than client_options::max_body_size throws body_too_large,
-    // before the buffer grows past it: a body of unknown length costs at most about
-    // max_body_size of memory.
+    /// The rest of the body. More than client_options::max_body_size throws body_too_large,
+    /// before the buffer grows past it: a body of unknown length costs at most about
+    /// max_body_size of memory.
     task<std::string> read();
-    // The body as text (bytes as received: no charset conversion).
+    /// The body as text (bytes as received: no charset conversion).
     task<std::string> text() { return read(); }
-    // Reads and drops the rest of a small body (up to `up_to` bytes) so the connection
-    // can serve another request; a larger, broken or stalled (read_timeout) one is closed
-    // instead. total_timeout and cancellation still throw.
+    /// Reads and drops the rest of a small body (up to `up_to` bytes) so the connection
+    /// can serve another request; a larger, broken or stalled (read_timeout) one is closed
+    /// instead. total_timeout and cancellation still throw.
     task<void> release(std::size_t up_to = 64 * 1024);
-    // Gives up the rest of the body: the connection is closed, never pooled.
+    /// Gives up the rest of the body: the connection is closed, never pooled.
     void close() noexcept {
         if (body_) closed_ = true;
         body_.reset();
@@ -180,7 +180,7 @@ private:
             body_->held.discard();
         body_.reset();
     }
-    // A response known to be complete without reading (no body left) ends at once.
+    /// A response known to be complete without reading (no body left) ends at once.
     void finish_if_done() {
         if (!body_ || !body_->pending.empty()) return;
         detail::connection& c = body_->held.conn();

@@ -45,7 +45,7 @@ class response_parser {
 public:
     explicit response_parser(parser_limits limits = {}) : limits_(limits) {}
 
-    // Prepares for the next response. A response to HEAD never has a body.
+    /// Prepares for the next response. A response to HEAD never has a body.
     void reset(bool head_request = false) {
         state_ = state::status_line;
         head_ = head_request;
@@ -66,9 +66,9 @@ public:
         error_.clear();
     }
 
-    // Consumes input up to the next event. need_more means all of it was used; any other
-    // event may leave bytes to pass to the next call. After `done`, further calls return
-    // done and consume nothing: bytes left over then belong to no response.
+    /// Consumes input up to the next event. need_more means all of it was used; any other
+    /// event may leave bytes to pass to the next call. After `done`, further calls return
+    /// done and consume nothing: bytes left over then belong to no response.
     parse_step feed(std::string_view in) {
         if (state_ == state::failed) throw protocol_error(error_);
         try {
@@ -80,8 +80,8 @@ public:
         }
     }
 
-    // The connection reached EOF. Completes a body delimited by the close; anything else
-    // unfinished throws protocol_error (a truncated response is never passed off as whole).
+    /// The connection reached EOF. Completes a body delimited by the close; anything else
+    /// unfinished throws protocol_error (a truncated response is never passed off as whole).
     parse_step feed_eof() {
         switch (state_) {
         case state::failed: throw protocol_error(error_);
@@ -113,12 +113,12 @@ public:
     const http::headers& trailers() const noexcept { return trailers_; }
     http::headers& trailers() noexcept { return trailers_; }
     body_framing framing() const noexcept { return framing_; }
-    // The declared Content-Length, when that is what frames the body.
+    /// The declared Content-Length, when that is what frames the body.
     std::optional<std::uint64_t> content_length() const noexcept {
         if (framing_ == body_framing::length) return length_;
         return std::nullopt;
     }
-    // The Content-Length the server declared, even where it frames nothing (HEAD, 304).
+    /// The Content-Length the server declared, even where it frames nothing (HEAD, 304).
     std::optional<std::uint64_t> declared_length() const noexcept { return declared_; }
     std::uint64_t body_bytes() const noexcept { return received_; }
 
@@ -126,7 +126,7 @@ public:
     bool headers_done() const noexcept { return state_ > state::header_line && state_ != state::failed; }
     bool done() const noexcept { return state_ == state::complete; }
     bool failed() const noexcept { return state_ == state::failed; }
-    // Whether the connection may carry another request once this response is done.
+    /// Whether the connection may carry another request once this response is done.
     bool keep_alive() const noexcept { return keep_alive_; }
 
 private:
@@ -138,8 +138,8 @@ private:
 
     enum class line_status { partial, complete, too_long };
 
-    // Appends input to line_ up to LF; complete (the CR, if any, stripped) once a whole
-    // line is there. `room` is how many bytes the line may take, terminator excluded.
+    /// Appends input to line_ up to LF; complete (the CR, if any, stripped) once a whole
+    /// line is there. `room` is how many bytes the line may take, terminator excluded.
     line_status take_line(std::string_view in, std::size_t& used, std::size_t room) {
         std::string_view rest = in.substr(used);
         const void* lf = std::memchr(rest.data(), '\n', rest.size());
@@ -241,8 +241,8 @@ private:
         }
     }
 
-    // HTTP-version SP status-code SP [ reason-phrase ]; "HTTP/1.1 200" without the second
-    // SP is accepted, as most clients do.
+    /// HTTP-version SP status-code SP [ reason-phrase ]; "HTTP/1.1 200" without the second
+    /// SP is accepted, as most clients do.
     void on_status_line() {
         std::string_view l = line_;
         auto bad = [&] { return protocol_error("malformed status line " + detail::excerpt(l)); };
@@ -313,7 +313,7 @@ private:
         line_.clear();
     }
 
-    // RFC 9110 §8.6: 1*DIGIT; a list of identical values is tolerated, differing ones are not.
+    /// RFC 9110 §8.6: 1*DIGIT; a list of identical values is tolerated, differing ones are not.
     std::optional<std::uint64_t> parse_content_length() const {
         std::optional<std::uint64_t> result;
         for (auto& field : headers_) {
@@ -341,7 +341,7 @@ private:
         return result;
     }
 
-    // Decides the framing of the body once the header section is over (RFC 9112 §6.3).
+    /// Decides the framing of the body once the header section is over (RFC 9112 §6.3).
     std::optional<parse_event> on_headers_end() {
         line_.clear();
         if (status_ < 200) {
@@ -383,8 +383,8 @@ private:
         return parse_event::headers;
     }
 
-    // Only chunked is understood (the client sends no TE field, so a server must not use
-    // any other coding), and it must be applied last and once.
+    /// Only chunked is understood (the client sends no TE field, so a server must not use
+    /// any other coding), and it must be applied last and once.
     void check_transfer_coding() const {
         bool chunked_seen = false, any = false;
         for (auto& [name, value] : headers_) {
@@ -401,7 +401,7 @@ private:
         if (!any) throw protocol_error("empty Transfer-Encoding");
     }
 
-    // chunk-size [ BWS ";" chunk-ext ] CRLF, size in hex.
+    /// chunk-size [ BWS ";" chunk-ext ] CRLF, size in hex.
     void on_chunk_size_line() {
         std::string_view l = line_;
         std::size_t i = 0;

@@ -32,7 +32,7 @@ inline bool is_pchar(unsigned char c) noexcept {
 }
 inline char to_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
 
-// A piece of untrusted text fit for an error message: quoted, escaped, shortened.
+/// A piece of untrusted text fit for an error message: quoted, escaped, shortened.
 inline std::string excerpt(std::string_view s, std::size_t max = 64) {
     static constexpr char hex[] = "0123456789abcdef";
     std::string out = "'";
@@ -57,8 +57,8 @@ inline void append_escaped(std::string& out, unsigned char c) {
     out += hex[c & 15];
 }
 
-// Re-encodes a path or query taken from a URL: valid %XX escapes and allowed characters
-// stay, anything else (space, UTF-8, a stray '%') is escaped.
+/// Re-encodes a path or query taken from a URL: valid %XX escapes and allowed characters
+/// stay, anything else (space, UTF-8, a stray '%') is escaped.
 inline std::string normalize_component(std::string_view s, bool query) {
     std::string out;
     out.reserve(s.size());
@@ -78,7 +78,7 @@ inline std::string normalize_component(std::string_view s, bool query) {
     return out;
 }
 
-// RFC 3986 §5.2.4.
+/// RFC 3986 §5.2.4.
 inline std::string remove_dot_segments(std::string_view in) {
     std::string out;
     auto drop_last_segment = [&out] {
@@ -130,7 +130,7 @@ inline bool parse_ipv4(std::string_view s) noexcept {
     }
 }
 
-// RFC 4291 text form: up to 8 groups of 1-4 hex digits, one "::", optional dotted tail.
+/// RFC 4291 text form: up to 8 groups of 1-4 hex digits, one "::", optional dotted tail.
 inline bool parse_ipv6(std::string_view s) noexcept {
     int groups = 0;
     bool compressed = false;
@@ -170,8 +170,8 @@ inline bool parse_ipv6(std::string_view s) noexcept {
 
 } // namespace detail
 
-// Escapes every byte except unreserved characters and those in `safe` (Python's
-// urllib.parse.quote, which also keeps '/' by default).
+/// Escapes every byte except unreserved characters and those in `safe` (Python's
+/// urllib.parse.quote, which also keeps '/' by default).
 inline std::string percent_encode(std::string_view s, std::string_view safe = "/") {
     std::string out;
     out.reserve(s.size());
@@ -185,8 +185,8 @@ inline std::string percent_encode(std::string_view s, std::string_view safe = "/
     return out;
 }
 
-// Decodes %XX escapes (and '+' as space when asked, for form data). A malformed escape
-// throws url_error rather than guessing.
+/// Decodes %XX escapes (and '+' as space when asked, for form data). A malformed escape
+/// throws url_error rather than guessing.
 inline std::string percent_decode(std::string_view s, bool plus_as_space = false) {
     std::string out;
     out.reserve(s.size());
@@ -217,13 +217,13 @@ struct url {
     std::string path = "/";  // percent-encoded, starts with '/'
     std::string query;       // percent-encoded, without the '?'; empty means none
 
-    // "http://host:port/path?query"; the fragment is never kept (it is not sent).
+    /// "http://host:port/path?query"; the fragment is never kept (it is not sent).
     static url parse(std::string_view text);
 
-    // The request-target of an origin-form request: path plus query.
+    /// The request-target of an origin-form request: path plus query.
     std::string target() const { return query.empty() ? path : path + '?' + query; }
 
-    // What goes in the Host header: the port only when it is not 80.
+    /// What goes in the Host header: the port only when it is not 80.
     std::string authority() const {
         std::string a = kind == host_kind::ipv6 ? '[' + host + ']' : host;
         if (port != 80) a += ':' + std::to_string(port);
@@ -232,8 +232,8 @@ struct url {
 
     std::string str() const { return scheme + "://" + authority() + target(); }
 
-    // A Location header (absolute, scheme-relative, absolute-path or relative) resolved
-    // against this URL, as RFC 3986 §5.2 says.
+    /// A Location header (absolute, scheme-relative, absolute-path or relative) resolved
+    /// against this URL, as RFC 3986 §5.2 says.
     url resolve(std::string_view reference) const;
 
     friend bool operator==(const url&, const url&) = default;
@@ -252,7 +252,7 @@ inline std::string_view trim_url(std::string_view s) {
     return s;
 }
 
-// Splits "path?query#fragment", dropping the fragment.
+/// Splits "path?query#fragment", dropping the fragment.
 inline void split_path_query(std::string_view rest, std::string_view& path, std::string_view& query,
                              bool& has_query) {
     if (auto hash = rest.find('#'); hash != std::string_view::npos) rest = rest.substr(0, hash);

@@ -38,7 +38,7 @@ public:
     }
     static ip_address any_v6() noexcept { return v6({}); }
 
-    // "192.0.2.1", "2001:db8::1", "fe80::1%eth0"; nullopt if `text` is not a numeric address.
+    /// "192.0.2.1", "2001:db8::1", "fe80::1%eth0"; nullopt if `text` is not a numeric address.
     static std::optional<ip_address> parse(std::string_view text) {
         ip_address a;
         if (detail::parse_ipv4(text, a.bytes_.data())) return a;
@@ -46,7 +46,7 @@ public:
         if (detail::parse_ipv6(text, a.bytes_.data(), a.scope_)) return a;
         return std::nullopt;
     }
-    // As parse, but throws std::invalid_argument naming the text.
+    /// As parse, but throws std::invalid_argument naming the text.
     static ip_address from_string(std::string_view text) {
         if (auto a = parse(text)) return *a;
         throw std::invalid_argument("corio: not an IP address: '" + std::string(text) + "'");
@@ -54,7 +54,7 @@ public:
 
     bool is_v4() const noexcept { return !v6_; }
     bool is_v6() const noexcept { return v6_; }
-    // IPv4: the first 4 bytes are used.
+    /// IPv4: the first 4 bytes are used.
     const std::array<std::uint8_t, 16>& bytes() const noexcept { return bytes_; }
     std::uint32_t scope_id() const noexcept { return scope_; }
 
@@ -78,13 +78,13 @@ private:
     bool v6_ = false;
 };
 
-// Where a socket is: an IP address and port, or (is_local) a Unix socket path.
+/// Where a socket is: an IP address and port, or (is_local) a Unix socket path.
 class endpoint {
 public:
     endpoint() noexcept = default; // 0.0.0.0:0
     endpoint(ip_address address, std::uint16_t port) noexcept : addr_(address), port_(port) {}
 
-    // A Unix domain socket address. A path starting with '\0' is a Linux abstract name.
+    /// A Unix domain socket address. A path starting with '\0' is a Linux abstract name.
     static endpoint local(std::string path) {
         endpoint e;
         e.local_ = true;
@@ -92,7 +92,7 @@ public:
         return e;
     }
 
-    // "127.0.0.1:80" or "[::1]:80"; nullopt for anything else.
+    /// "127.0.0.1:80" or "[::1]:80"; nullopt for anything else.
     static std::optional<endpoint> parse(std::string_view text) {
         std::string_view host, port;
         if (!text.empty() && text.front() == '[') {
@@ -126,7 +126,7 @@ public:
     std::uint16_t port() const noexcept { return port_; }
     const std::string& path() const noexcept { return path_; } // "" for an unnamed Unix socket
 
-    // "127.0.0.1:8888", "[::1]:8888"; for Unix sockets the path ("@name" when abstract).
+    /// "127.0.0.1:8888", "[::1]:8888"; for Unix sockets the path ("@name" when abstract).
     std::string to_string() const {
         if (local_) {
             if (!path_.empty() && path_[0] == '\0') return "@" + path_.substr(1);

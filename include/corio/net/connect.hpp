@@ -23,7 +23,7 @@ namespace corio {
 
 namespace detail {
 
-// Connects c's socket; 0 or the errno that failed it.
+/// Connects c's socket; 0 or the errno that failed it.
 inline task<int> connect_socket(stream_core& c, sock_addr to) {
     int err = connect_start(c.sock.fd(), to);
     if (err == 0) co_return 0;
@@ -80,13 +80,13 @@ inline task<stream> connect_any(std::vector<endpoint> addrs, std::string what) {
 
 } // namespace detail
 
-// Connects to host:port (a name or a numeric address), trying each address in turn.
+/// Connects to host:port (a name or a numeric address), trying each address in turn.
 inline task<stream> open_connection(std::string host, std::uint16_t port) {
     auto addrs = co_await detail::resolve_for(host, port, false);
     co_return co_await detail::connect_any(std::move(addrs), host + ":" + std::to_string(port));
 }
 
-// Connects to one known endpoint (for example a server's addresses()[0]).
+/// Connects to one known endpoint (for example a server's addresses()[0]).
 inline task<stream> open_connection(endpoint to) { return detail::connect_to(std::move(to)); }
 
 } // namespace corio

@@ -12,8 +12,8 @@ namespace corio::detail {
 
 class registered_socket;
 
-// Closes the sockets still open when their loop ends (an object that outlived run()),
-// so no descriptor leaks and no destructor later touches a dead loop.
+/// Closes the sockets still open when their loop ends (an object that outlived run()),
+/// so no descriptor leaks and no destructor later touches a dead loop.
 class socket_registry final : public loop_service {
 public:
     explicit socket_registry(event_loop&) noexcept {}
@@ -25,7 +25,7 @@ public:
 
 class registered_socket : public list_hook {
 public:
-    // Takes the descriptor and registers it with the running loop (once, for its life).
+    /// Takes the descriptor and registers it with the running loop (once, for its life).
     registered_socket(unique_fd fd, io_kind kind) {
         event_loop& loop = event_loop::current();
         socket_registry& registry = loop.service<socket_registry>();
@@ -41,19 +41,19 @@ public:
 
     int fd() const noexcept { return io.fd; }
     bool is_open() const noexcept { return io.fd >= 0; }
-    // Only while open: a socket closed when its loop ended has none.
+    /// Only while open: a socket closed when its loop ended has none.
     event_loop& loop() const noexcept { return *io.loop; }
 
-    // Wakes a task parked on the descriptor (it retries, sees the socket closed and stops),
-    // then closes it.
+    /// Wakes a task parked on the descriptor (it retries, sees the socket closed and stops),
+    /// then closes it.
     void close_and_wake() noexcept {
         if (io.fd < 0) return;
         io.loop->io_waits().wake(io, io_error | io_readable | io_writable);
         close_quietly();
     }
 
-    // Closes without touching parked waiters: for destructors, where a waiter can only
-    // belong to a frame being destroyed with this object, and for loop teardown.
+    /// Closes without touching parked waiters: for destructors, where a waiter can only
+    /// belong to a frame being destroyed with this object, and for loop teardown.
     void close_quietly() noexcept {
         if (io.fd < 0) return;
         io.loop->io_waits().forget(io);

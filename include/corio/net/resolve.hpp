@@ -19,7 +19,7 @@ namespace corio {
 
 namespace detail {
 
-// Numeric hosts only: the caller falls back to getaddrinfo when this returns false.
+/// Numeric hosts only: the caller falls back to getaddrinfo when this returns false.
 inline bool resolve_numeric(std::string_view host, std::uint16_t port, std::vector<endpoint>& out) {
     if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
     auto a = ip_address::parse(host);
@@ -39,9 +39,9 @@ inline std::vector<endpoint> resolve_blocking(const std::string& host, std::uint
     return out;
 }
 
-// `passive`: addresses to listen on (an empty host means every interface). An awaiter,
-// not a coroutine: a numeric host (the common case for servers) is answered in
-// await_ready, without a frame; only a name goes to the pool.
+/// `passive`: addresses to listen on (an empty host means every interface). An awaiter,
+/// not a coroutine: a numeric host (the common case for servers) is answered in
+/// await_ready, without a frame; only a name goes to the pool.
 class [[nodiscard]] resolve_awaiter {
     using lookup = to_thread_awaiter<std::vector<endpoint> (*)(const std::string&, std::uint16_t, bool),
                                      std::string, std::uint16_t, bool>;
@@ -75,7 +75,7 @@ inline resolve_awaiter resolve_for(std::string host, std::uint16_t port, bool pa
 
 } // namespace detail
 
-// The addresses `host` names, in getaddrinfo's order of preference.
+/// The addresses `host` names, in getaddrinfo's order of preference.
 inline task<std::vector<endpoint>> resolve(std::string host, std::uint16_t port) {
     co_return co_await detail::resolve_for(std::move(host), port, false);
 }

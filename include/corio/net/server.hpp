@@ -62,8 +62,8 @@ class server;
 
 namespace detail {
 
-// The cancellation slot of the task awaiting it: how the server reaches the tasks it
-// spawned, to cancel them on close().
+/// The cancellation slot of the task awaiting it: how the server reaches the tasks it
+/// spawned, to cancel them on close().
 struct current_slot_awaiter {
     cancel_slot* slot = nullptr;
     bool await_ready() const noexcept { return false; }
@@ -82,8 +82,8 @@ struct handler_base {
     virtual task<void> call_ref(stream& s) = 0;  // handler(stream&): the caller keeps s alive
 };
 
-// No coroutine here depends on the handler's type: frames of lambda-dependent types trip
-// GCC's -Wsubobject-linkage when the lambda comes from a function with internal linkage.
+/// No coroutine here depends on the handler's type: frames of lambda-dependent types trip
+/// GCC's -Wsubobject-linkage when the lambda comes from a function with internal linkage.
 template <class H>
 struct handler_impl final : handler_base {
     H h;
@@ -103,7 +103,7 @@ struct handler_impl final : handler_base {
     }
 };
 
-// Lives in the frame of a task the server spawned, linked while it runs.
+/// Lives in the frame of a task the server spawned, linked while it runs.
 struct server_task : list_hook {
     cancel_slot* slot = nullptr;
     server_task() = default;
@@ -180,7 +180,7 @@ public:
     event done;   // set once closed and every task has finished
 };
 
-// Counts a spawned task from spawn() until its frame is gone, even if it never ran.
+/// Counts a spawned task from spawn() until its frame is gone, even if it never ran.
 class live_token {
 public:
     explicit live_token(std::shared_ptr<server_state> s) noexcept : st_(std::move(s)) { ++st_->live; }
@@ -195,10 +195,10 @@ private:
     std::shared_ptr<server_state> st_;
 };
 
-// One per connection: the root the loop runs the handler's task under. It replaces
-// spawn's joinable record and a wrapper coroutine frame, as an idle connection pays for
-// every byte it holds. It is linked in the loop's roots (shutdown) and the server's tasks
-// (close() cancels through its slot), and deletes itself when the handler's task ends.
+/// One per connection: the root the loop runs the handler's task under. It replaces
+/// spawn's joinable record and a wrapper coroutine frame, as an idle connection pays for
+/// every byte it holds. It is linked in the loop's roots (shutdown) and the server's tasks
+/// (close() cancels through its slot), and deletes itself when the handler's task ends.
 struct connection final : root_base, result_completion<void>, server_task {
     connection(live_token t, stream st) : token(std::move(t)), s(std::move(st)) {
         fn = &on_finished;
@@ -210,7 +210,7 @@ struct connection final : root_base, result_completion<void>, server_task {
         if (running) --token.state().connections;
     }
 
-    // Starts the handler: a handler taking stream& gets the stream living here.
+    /// Starts the handler: a handler taking stream& gets the stream living here.
     void start(handler_base& h) {
         work = h.takes_reference() ? h.call_ref(s) : h.call_value(std::move(s));
         auto& p = work.handle().promise();
@@ -222,7 +222,7 @@ struct connection final : root_base, result_completion<void>, server_task {
         token.state().tasks.push_back(*this);
     }
 
-    // connection_count() counts handlers that have started, as asyncio's active count.
+    /// connection_count() counts handlers that have started, as asyncio's active count.
     static void begin(void* p) {
         auto* self = static_cast<connection*>(p);
         self->running = true;
@@ -230,7 +230,7 @@ struct connection final : root_base, result_completion<void>, server_task {
         self->work.handle().resume();
     }
 
-    // Runs inside the task's final_suspend, where destroying its frame is allowed.
+    /// Runs inside the task's final_suspend, where destroying its frame is allowed.
     static std::coroutine_handle<> on_finished(completion* c) noexcept {
         auto* self = static_cast<connection*>(c);
         event_loop::release(*self);
@@ -343,14 +343,14 @@ public:
     }
     ~server() { close(); }
 
-    // The bound addresses (with the ports chosen when 0 was asked); empty once closed.
+    /// The bound addresses (with the ports chosen when 0 was asked); empty once closed.
     std::vector<endpoint> addresses() const {
         std::vector<endpoint> out;
         if (st_ && !st_->closing)
             for (auto& l : st_->listeners) out.push_back(l->address);
         return out;
     }
-    // The listening descriptors; empty once closed.
+    /// The listening descriptors; empty once closed.
     std::vector<int> sockets() const {
         std::vector<int> out;
         if (st_ && !st_->closing)
@@ -358,17 +358,17 @@ public:
         return out;
     }
     bool is_serving() const noexcept { return st_ && !st_->closing; }
-    // Handlers running now.
+    /// Handlers running now.
     std::size_t connection_count() const noexcept { return st_ ? st_->connections : 0; }
 
-    // Stops listening and cancels the running handlers. Idempotent.
+    /// Stops listening and cancels the running handlers. Idempotent.
     void close() noexcept {
         if (st_) st_->close();
     }
-    // Returns once the server is closed and every handler has finished.
+    /// Returns once the server is closed and every handler has finished.
     task<void> wait_closed() { return detail::wait_server_closed(state()); }
-    // Serves until the server is closed (then returns once the handlers have finished).
-    // Cancelling it closes the server, waits for the handlers, and rethrows.
+    /// Serves until the server is closed (then returns once the handlers have finished).
+    /// Cancelling it closes the server, waits for the handlers, and rethrows.
     task<void> serve_forever() { return detail::serve_forever(state()); }
 
 private:
@@ -379,8 +379,8 @@ private:
     std::shared_ptr<detail::server_state> st_;
 };
 
-// Listens on every address `host` resolves to ("" or "0.0.0.0"/"::" for all interfaces).
-// With port 0 the system picks a free port, shared by all the addresses when possible.
+/// Listens on every address `host` resolves to ("" or "0.0.0.0"/"::" for all interfaces).
+/// With port 0 the system picks a free port, shared by all the addresses when possible.
 template <class Handler>
 task<server> start_server(Handler handler, std::string host, std::uint16_t port,
                           server_options opts = {}) {

@@ -53,7 +53,7 @@ public:
         }
         return *this;
     }
-    // Closes (after sending what is buffered, in the background).
+    /// Closes (after sending what is buffered, in the background).
     ~stream() {
         if (core_) core_->close();
     }
@@ -63,24 +63,24 @@ public:
 
     // ---------------------------------------------------------------- reading
 
-    // Up to n bytes; waits only when nothing is buffered. "" at EOF (or for n == 0).
+    /// Up to n bytes; waits only when nothing is buffered. "" at EOF (or for n == 0).
     detail::read_some_op read(std::size_t n) { return {core(), n}; }
-    // Everything until EOF.
+    /// Everything until EOF.
     task<std::string> read() { return detail::read_to_eof(core()); }
-    // Exactly n bytes; at EOF first, incomplete_read_error with the partial bytes (consumed).
+    /// Exactly n bytes; at EOF first, incomplete_read_error with the partial bytes (consumed).
     task<std::string> readexactly(std::size_t n) { return detail::read_exactly(core(), n); }
-    // Up to and including `sep`. At EOF first: incomplete_read_error (partial consumed).
-    // No separator within limit(): limit_overrun_error, and the bytes stay buffered.
+    /// Up to and including `sep`. At EOF first: incomplete_read_error (partial consumed).
+    /// No separator within limit(): limit_overrun_error, and the bytes stay buffered.
     task<std::string> readuntil(std::string_view sep = "\n") {
         return detail::read_until(core(), {}, std::string(sep), false);
     }
-    // A line including its "\n"; at EOF the last partial line, then "". Unlike asyncio
-    // (which discards the data and raises ValueError), a line longer than limit() throws
-    // limit_overrun_error and leaves the bytes buffered, as readuntil does.
+    /// A line including its "\n"; at EOF the last partial line, then "". Unlike asyncio
+    /// (which discards the data and raises ValueError), a line longer than limit() throws
+    /// limit_overrun_error and leaves the bytes buffered, as readuntil does.
     task<std::string> readline() { return detail::read_until(core(), "\n", std::string(), true); }
-    // True once EOF was received and everything buffered was read.
+    /// True once EOF was received and everything buffered was read.
     bool at_eof() const { return core().eof && core().available() == 0; }
-    // The readuntil/readline limit (default 64 KiB).
+    /// The readuntil/readline limit (default 64 KiB).
     std::size_t limit() const { return core().limit; }
     void set_limit(std::size_t n) {
         if (n == 0) throw std::invalid_argument("corio: stream limit must be positive");
@@ -89,18 +89,18 @@ public:
 
     // ---------------------------------------------------------------- writing
 
-    // Sends what the kernel takes now and buffers the rest (never blocks, never SIGPIPE).
-    // Throws std::logic_error after close()/write_eof(), or the stream's write error.
+    /// Sends what the kernel takes now and buffers the rest (never blocks, never SIGPIPE).
+    /// Throws std::logic_error after close()/write_eof(), or the stream's write error.
     void write(std::string_view data) { core().write(data, core_); }
-    // Waits while the buffer is above the high-water mark, until it is at or below the
-    // low-water mark; throws the write error if sending failed.
+    /// Waits while the buffer is above the high-water mark, until it is at or below the
+    /// low-water mark; throws the write error if sending failed.
     detail::drain_op drain() { return detail::drain_op(core()); }
-    // Half-close: the peer reads EOF once the buffer is sent; reading still works.
+    /// Half-close: the peer reads EOF once the buffer is sent; reading still works.
     void write_eof() { core().write_eof(); }
     bool can_write_eof() const noexcept { return true; }
-    // Bytes buffered and not yet accepted by the kernel.
+    /// Bytes buffered and not yet accepted by the kernel.
     std::size_t write_buffer_size() const { return core().wsize(); }
-    // asyncio's defaults: high 64 KiB, low high/4.
+    /// asyncio's defaults: high 64 KiB, low high/4.
     void set_write_buffer_limits(std::size_t high, std::size_t low) {
         if (low > high) throw std::invalid_argument("corio: low-water mark above the high-water mark");
         auto& c = core();
@@ -109,28 +109,28 @@ public:
         c.update_paused();
     }
     void set_write_buffer_limits(std::size_t high) { set_write_buffer_limits(high, high / 4); }
-    // (low, high), as asyncio's get_write_buffer_limits().
+    /// (low, high), as asyncio's get_write_buffer_limits().
     std::pair<std::size_t, std::size_t> write_buffer_limits() const { return {core().low, core().high}; }
 
-    // Stops reading (a pending read sees EOF after the buffered bytes) and closes once
-    // the write buffer is sent. Idempotent.
+    /// Stops reading (a pending read sees EOF after the buffered bytes) and closes once
+    /// the write buffer is sent. Idempotent.
     void close() {
         if (core_) core_->close();
     }
-    // Closes now, discarding the write buffer.
+    /// Closes now, discarding the write buffer.
     void abort() {
         if (core_) core_->abort();
     }
     bool is_closing() const noexcept { return !core_ || core_->closing; }
-    // Returns once the descriptor is closed (after close() and the buffer is sent).
+    /// Returns once the descriptor is closed (after close() and the buffer is sent).
     task<void> wait_closed() { return detail::wait_closed(core()); }
 
     // ---------------------------------------------------------------- addresses
 
     endpoint peername() const { return core().peer; }
-    // Asked of the socket: empty once the stream is closed.
+    /// Asked of the socket: empty once the stream is closed.
     endpoint sockname() const { return core().local(); }
-    // The socket descriptor (-1 once closed), for setsockopt and the like.
+    /// The socket descriptor (-1 once closed), for setsockopt and the like.
     int native_handle() const noexcept { return core_ ? core_->sock.fd() : -1; }
 
 private:

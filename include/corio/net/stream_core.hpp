@@ -28,8 +28,8 @@ inline constexpr std::size_t default_write_high_water = 64 * 1024;
 
 namespace detail {
 
-// Large enough for one recv to take what a busy socket has queued; allocated once per
-// thread (not zero-filled) and only ever used between a recv and the copy that follows it.
+/// Large enough for one recv to take what a busy socket has queued; allocated once per
+/// thread (not zero-filled) and only ever used between a recv and the copy that follows it.
 inline constexpr std::size_t recv_scratch_size = 64 * 1024;
 
 inline char* allocate_recv_scratch() {
@@ -52,10 +52,10 @@ public:
     stream_core(const stream_core&) = delete;
     stream_core& operator=(const stream_core&) = delete;
 
-    // Called once connected or accepted. `peer_hint` is used when getpeername cannot help
-    // (an unnamed Unix peer is ""). The peer is kept because error messages name it after
-    // a reset, when getpeername no longer can; the local address is asked of the socket
-    // when wanted, as an idle connection pays for every byte it keeps.
+    /// Called once connected or accepted. `peer_hint` is used when getpeername cannot help
+    /// (an unnamed Unix peer is ""). The peer is kept because error messages name it after
+    /// a reset, when getpeername no longer can; the local address is asked of the socket
+    /// when wanted, as an idle connection pays for every byte it keeps.
     void set_addresses(const endpoint& peer_hint) { peer = peer_hint; }
 
     endpoint local() const {
@@ -63,7 +63,7 @@ public:
         return sock.is_open() && local_address(sock.fd(), a) ? to_endpoint(a) : endpoint();
     }
 
-    // What error messages call this stream.
+    /// What error messages call this stream.
     std::string name() const {
         std::string p = peer.to_string();
         if (!p.empty()) return p;
@@ -71,7 +71,7 @@ public:
         return l.empty() ? std::string("socket") : l;
     }
 
-    // ------------------------------------------------------------ read buffer
+    /// ------------------------------------------------------------ read buffer
     std::size_t available() const noexcept { return rbuf.size() - rbeg; }
     const char* rdata() const noexcept { return rbuf.data() + rbeg; }
 
@@ -87,8 +87,8 @@ public:
         return out;
     }
 
-    // Drops the consumed prefix only when it is at least as long as what remains, so each
-    // byte moved was paid for by a byte consumed: reading stays linear.
+    /// Drops the consumed prefix only when it is at least as long as what remains, so each
+    /// byte moved was paid for by a byte consumed: reading stays linear.
     void append(const char* p, std::size_t n) {
         if (rbeg > 0 && rbeg >= available() && rbuf.size() + n > rbuf.capacity()) {
             rbuf.erase(0, rbeg);
@@ -99,9 +99,9 @@ public:
 
     [[noreturn]] void throw_read_error() const { throw_errno(read_error, "recv from " + name()); }
 
-    // One recv of at most `max` bytes into the thread's scratch buffer, without waiting:
-    // the byte count, 0 at EOF (or once closed locally: what is buffered, then EOF), -1
-    // when the socket has nothing yet. Throws the (sticky) socket error.
+    /// One recv of at most `max` bytes into the thread's scratch buffer, without waiting:
+    /// the byte count, 0 at EOF (or once closed locally: what is buffered, then EOF), -1
+    /// when the socket has nothing yet. Throws the (sticky) socket error.
     long recv_once(std::size_t max) {
         for (;;) {
             if (read_error) throw_read_error();
@@ -122,15 +122,15 @@ public:
         }
     }
 
-    // Receives once into the buffer: true with new bytes or with `eof` set, false when the
-    // caller must wait for readability.
+    /// Receives once into the buffer: true with new bytes or with `eof` set, false when the
+    /// caller must wait for readability.
     bool try_fill() {
         long n = recv_once(recv_scratch_size);
         if (n > 0) append(recv_scratch(), static_cast<std::size_t>(n));
         return n >= 0;
     }
 
-    // ------------------------------------------------------------ write side
+    /// ------------------------------------------------------------ write side
     std::size_t wsize() const noexcept { return wbuf.size() - wbeg; }
 
     [[noreturn]] void throw_write_error() const { throw_errno(write_error, "send to " + name()); }
@@ -141,7 +141,7 @@ public:
         if (write_error) throw_write_error();
     }
 
-    // `self` owns this core: the background flusher keeps it alive.
+    /// `self` owns this core: the background flusher keeps it alive.
     void write(std::string_view data, const std::shared_ptr<stream_core>& self) {
         check_writable();
         if (data.empty()) return;
@@ -164,7 +164,7 @@ public:
         if (!flushing) start_flusher(self);
     }
 
-    // Sends what is buffered until the kernel pushes back. True while more remains.
+    /// Sends what is buffered until the kernel pushes back. True while more remains.
     bool flush_some() {
         if (!sock.is_open() || write_error) return false;
         while (wsize() > 0) {
@@ -189,7 +189,7 @@ public:
         return wsize() > 0;
     }
 
-    // The buffer is empty (or can never be sent): finish a pending write_eof or close.
+    /// The buffer is empty (or can never be sent): finish a pending write_eof or close.
     void after_flush() noexcept {
         flushing = false;
         if (eof_requested && !eof_sent && wsize() == 0 && sock.is_open()) {
@@ -206,7 +206,7 @@ public:
         update_paused();
     }
 
-    // asyncio's flow control: pause above the high-water mark, resume at or below low.
+    /// asyncio's flow control: pause above the high-water mark, resume at or below low.
     void update_paused() noexcept {
         if (!paused && wsize() > high) {
             paused = true;
@@ -218,14 +218,14 @@ public:
 
     void start_flusher(const std::shared_ptr<stream_core>& self);
 
-    // For the waits on `changed` (drain, wait_closed); the reads check in readiness_awaiter.
+    /// For the waits on `changed` (drain, wait_closed); the reads check in readiness_awaiter.
     void check_loop() const {
         if (sock.io.loop != current_loop_ptr) [[unlikely]]
             throw_foreign_loop("stream", sock.fd(), sock.is_open() ? sock.io.loop : nullptr, current_loop_ptr);
     }
 
-    // Wakes drain() and wait_closed(), which re-check their condition: one event (left
-    // clear) serves both, as a connection pays for every byte of this object.
+    /// Wakes drain() and wait_closed(), which re-check their condition: one event (left
+    /// clear) serves both, as a connection pays for every byte of this object.
     void notify() noexcept {
         try {
             changed.set();
@@ -286,8 +286,8 @@ public:
     event changed; // see notify()
 };
 
-// Sends the buffer in the background. It owns a reference, so a stream closed or
-// destroyed with data pending stays alive until that data is out.
+/// Sends the buffer in the background. It owns a reference, so a stream closed or
+/// destroyed with data pending stays alive until that data is out.
 inline task<void> flush_in_background(std::shared_ptr<stream_core> keep) {
     stream_core& c = *keep;
     try {

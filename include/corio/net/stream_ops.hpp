@@ -16,10 +16,10 @@
 
 namespace corio::detail {
 
-// read(n) is an awaitable object rather than a coroutine: no frame per read (nor per idle
-// connection), and when bytes are buffered or already queued in the kernel the task does
-// not suspend at all. Otherwise it parks on the descriptor; an edge retries the recv
-// right there and resumes the task only with an answer (a stale edge parks again).
+/// read(n) is an awaitable object rather than a coroutine: no frame per read (nor per idle
+/// connection), and when bytes are buffered or already queued in the kernel the task does
+/// not suspend at all. Otherwise it parks on the descriptor; an edge retries the recv
+/// right there and resumes the task only with an answer (a stale edge parks again).
 class [[nodiscard]] read_some_op : public readiness_awaiter {
 public:
     read_some_op(stream_core& c, std::size_t n) noexcept : readiness_awaiter(c.sock.io, false), c_(c), n_(n) {
@@ -35,7 +35,7 @@ public:
     }
 
 private:
-    // True with the answer in out_; false when the socket has nothing yet.
+    /// True with the answer in out_; false when the socket has nothing yet.
     bool attempt() {
         if (n_ > 0) {
             if (c_.available() > 0) {
@@ -86,10 +86,10 @@ inline task<std::string> read_exactly(stream_core& c, std::size_t n) {
     co_return c.take(n);
 }
 
-// asyncio's readuntil: the separator is included; a separator starting past `limit`, or
-// more than `limit` bytes without one, throws limit_overrun_error and consumes nothing.
-// `eof_gives_rest`: readline's behaviour at EOF (the partial line instead of an error).
-// The separator is `owned` when given, else `fixed` (static storage: readline's "\n").
+/// asyncio's readuntil: the separator is included; a separator starting past `limit`, or
+/// more than `limit` bytes without one, throws limit_overrun_error and consumes nothing.
+/// `eof_gives_rest`: readline's behaviour at EOF (the partial line instead of an error).
+/// The separator is `owned` when given, else `fixed` (static storage: readline's "\n").
 inline task<std::string> read_until(stream_core& c, std::string_view fixed, std::string owned,
                                     bool eof_gives_rest) {
     const std::string_view sep = owned.empty() ? fixed : std::string_view(owned);
@@ -118,8 +118,8 @@ inline task<std::string> read_until(stream_core& c, std::string_view fixed, std:
     }
 }
 
-// An awaitable rather than a coroutine: drain() after every write costs nothing while
-// the buffer is below the high-water mark.
+/// An awaitable rather than a coroutine: drain() after every write costs nothing while
+/// the buffer is below the high-water mark.
 class [[nodiscard]] drain_op {
 public:
     explicit drain_op(stream_core& c) noexcept : c_(c), wait_(c.changed) {}
@@ -127,7 +127,7 @@ public:
         if (c_.write_error) c_.throw_write_error();
         return !c_.paused;
     }
-    // `changed` is only notified when the buffer stops being paused, or on close.
+    /// `changed` is only notified when the buffer stops being paused, or on close.
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
         c_.check_loop();

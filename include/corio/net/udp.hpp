@@ -45,7 +45,7 @@
 
 namespace corio {
 
-// One received datagram.
+/// One received datagram.
 struct datagram {
     std::string data;
     endpoint from;
@@ -54,8 +54,8 @@ struct datagram {
 
 namespace detail {
 
-// Shared by the socket and its pending operations, so a socket closed or destroyed while
-// a task waits on it is still there when that task wakes up to find it closed.
+/// Shared by the socket and its pending operations, so a socket closed or destroyed while
+/// a task waits on it is still there when that task wakes up to find it closed.
 struct udp_core {
     udp_core(unique_fd fd, int fam) : sock(std::move(fd), io_kind::datagram), family(fam) {}
 
@@ -85,14 +85,14 @@ struct udp_core {
         if (!sock.is_open())
             throw std::logic_error(std::string("corio: ") + op + "() on a closed UDP socket");
     }
-    // After a wait: the socket may have been closed meanwhile.
+    /// After a wait: the socket may have been closed meanwhile.
     void check_not_closed_while_waiting(const char* op) const {
         if (!sock.is_open())
             throw std::system_error(EBADF, std::system_category(),
                                     std::string(op) + ": UDP socket closed while waiting");
     }
 
-    // The sockaddr for `to`, refusing what this socket cannot reach.
+    /// The sockaddr for `to`, refusing what this socket cannot reach.
     sock_addr target(const endpoint& to, const char* op) const {
         if (!to.is_ip())
             throw std::invalid_argument(std::string("corio: ") + op + " to '" + to.to_string() +
@@ -109,7 +109,7 @@ inline std::shared_ptr<udp_core> open_udp(int family) {
     return std::make_shared<udp_core>(open_datagram_socket(family), family);
 }
 
-// 0 or the errno bind failed with.
+/// 0 or the errno bind failed with.
 inline int try_bind(udp_core& c, const endpoint& local) {
     int err = bind_address(c.sock.fd(), to_sock_addr(local));
     if (err == 0) c.refresh_local();
@@ -184,7 +184,7 @@ public:
     }
     ~udp_socket() { close(); }
 
-    // A socket bound to `local` (port 0 picks a free port; see sockname()).
+    /// A socket bound to `local` (port 0 picks a free port; see sockname()).
     static udp_socket bind(const endpoint& local) {
         if (!local.is_ip())
             throw std::invalid_argument("corio: UDP bind to '" + local.to_string() +
@@ -195,9 +195,9 @@ public:
         return udp_socket(std::move(c));
     }
 
-    // A socket bound to host:port. `host` is a numeric address or a name (resolved off the
-    // loop thread; the first address that binds wins); "" means every IPv4 interface
-    // ("::" for IPv6).
+    /// A socket bound to host:port. `host` is a numeric address or a name (resolved off the
+    /// loop thread; the first address that binds wins); "" means every IPv4 interface
+    /// ("::" for IPv6).
     static task<udp_socket> bind(std::string host, std::uint16_t port) {
         if (host.empty()) co_return bind(endpoint(ip_address::any_v4(), port));
         std::vector<endpoint> addrs = co_await detail::resolve_for(host, port, true);
@@ -210,9 +210,9 @@ public:
         detail::throw_errno(last, "bind " + detail::host_port(host, port));
     }
 
-    // A socket connected to host:port: send() and recv() talk to that peer only, and
-    // datagrams from anyone else are dropped by the kernel. The local address is chosen
-    // by the system.
+    /// A socket connected to host:port: send() and recv() talk to that peer only, and
+    /// datagrams from anyone else are dropped by the kernel. The local address is chosen
+    /// by the system.
     static task<udp_socket> connect(std::string host, std::uint16_t port) {
         std::vector<endpoint> addrs = co_await detail::resolve_for(host, port, false);
         int last = 0;
@@ -229,22 +229,22 @@ public:
                             "connect " + detail::host_port(host, port) + " (tried " + tried + ")");
     }
 
-    // Connects this socket to `remote` (again, to change peers).
+    /// Connects this socket to `remote` (again, to change peers).
     void connect(const endpoint& remote) {
         if (int err = connect_errno(remote))
             detail::throw_errno(err, "connect " + remote.to_string());
     }
 
-    // Sends one datagram to `to`.
+    /// Sends one datagram to `to`.
     task<void> send_to(std::string_view data, const endpoint& to) {
         return detail::udp_send(core_checked(), data, to);
     }
-    // Receives one datagram (at most `max` bytes of it) and who sent it.
+    /// Receives one datagram (at most `max` bytes of it) and who sent it.
     task<datagram> recv_from(std::size_t max = detail::max_udp_payload) {
         return detail::udp_recv(core_checked(), max, "recv_from");
     }
 
-    // Connected sockets: one datagram to / from the peer.
+    /// Connected sockets: one datagram to / from the peer.
     task<void> send(std::string_view data) {
         return detail::udp_send(core_checked(), data, std::nullopt);
     }
@@ -253,15 +253,15 @@ public:
     }
 
     endpoint sockname() const { return core().local; }
-    // The connected peer, or nullopt.
+    /// The connected peer, or nullopt.
     std::optional<endpoint> peername() const { return core().peer; }
 
     bool is_open() const noexcept { return core_ && core_->sock.is_open(); }
-    // Closes the descriptor; a pending send or receive wakes and throws. Idempotent.
+    /// Closes the descriptor; a pending send or receive wakes and throws. Idempotent.
     void close() noexcept {
         if (core_) core_->sock.close_and_wake();
     }
-    // The descriptor (-1 once closed), for setsockopt (SO_BROADCAST, multicast, ...).
+    /// The descriptor (-1 once closed), for setsockopt (SO_BROADCAST, multicast, ...).
     int native_handle() const noexcept { return core_ ? core_->sock.fd() : -1; }
 
 private:

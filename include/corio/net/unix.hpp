@@ -14,7 +14,7 @@
 
 namespace corio {
 
-// Errors name the path ("connect /tmp/app.sock: No such file or directory").
+/// Errors name the path ("connect /tmp/app.sock: No such file or directory").
 inline task<stream> open_unix_connection(std::string path) {
     return detail::connect_to(endpoint::local(std::move(path)));
 }
