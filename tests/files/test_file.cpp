@@ -1,5 +1,6 @@
 #define CORIO_COUNT_FRAMES
 #include "corio_test.hpp"
+#include "helpers/temp_dir.hpp"
 #include "helpers/fd_count.hpp"
 
 #include <corio/file.hpp>
@@ -34,19 +35,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A fresh directory under /tmp, removed with everything in it.
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        std::string tmpl = (fs::temp_directory_path() / "corio_test_file.XXXXXX").string();
-        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        path = tmpl;
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    std::string operator/(const std::string& name) const { return (path / name).string(); }
+struct temp_dir : test_support::temp_dir {
+    temp_dir() : test_support::temp_dir("corio_test_file") {}
 };
 
 std::string slurp(const std::string& path) {

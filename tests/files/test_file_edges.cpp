@@ -2,6 +2,7 @@
 // one whose size reads 0 (/proc/self/status), and writes that do not fit (a file size
 // limit, which needs no privileges, and a full tmpfs where mounting one is allowed).
 #include "corio_test.hpp"
+#include "helpers/temp_dir.hpp"
 
 #include <corio/file.hpp>
 
@@ -30,18 +31,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        std::string tmpl = (fs::temp_directory_path() / "corio_test_file_edges.XXXXXX").string();
-        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        path = tmpl;
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    std::string operator/(const std::string& name) const { return (path / name).string(); }
+struct temp_dir : test_support::temp_dir {
+    temp_dir() : test_support::temp_dir("corio_test_file_edges") {}
 };
 
 std::string pattern(std::size_t n, unsigned seed) {
