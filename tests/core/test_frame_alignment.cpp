@@ -188,14 +188,17 @@ struct shapes {
     handler_fn small_handler, every_handler;
 };
 
-constexpr std::size_t max_pad = 520; // past the largest slab class, into operator new
+// Paddings step by the allocator's 16-byte granule, so the frames fall into every size
+// class once, and past the largest slab class into operator new.
+constexpr std::size_t pad_step = 16;
+constexpr std::size_t max_pad = 528;
 
 template <std::size_t... Is>
 std::vector<shapes> make_all_shapes(std::index_sequence<Is...>) {
-    return {shapes{Is * 8, &small_frame<Is * 8>, &every_kind<Is * 8>, &small_frame<Is * 8, stream>,
-                   &every_kind<Is * 8, stream>}...};
+    return {shapes{Is * pad_step, &small_frame<Is * pad_step>, &every_kind<Is * pad_step>,
+                   &small_frame<Is * pad_step, stream>, &every_kind<Is * pad_step, stream>}...};
 }
-const std::vector<shapes> all_shapes = make_all_shapes(std::make_index_sequence<max_pad / 8 + 1>());
+const std::vector<shapes> all_shapes = make_all_shapes(std::make_index_sequence<max_pad / pad_step + 1>());
 
 // Three frames of each shape alive together, so neighbouring blocks of a class are used.
 constexpr std::size_t copies = 3;
