@@ -5,7 +5,7 @@
             and detail/: no OS header, directly or through anything they include.
   platform  platform/: the only place that includes OS headers; includes no public header.
   loop      loop.hpp never reaches net/ or http/.
-  net       net/ never reaches http/.
+  net       net/ never reaches http/, and http/ includes no platform/ header directly.
   pool      thread_pool.hpp never reaches signal code.
   all       no <iostream>, and no header past MAX_LINES lines.
 
@@ -104,6 +104,11 @@ def check(root):
                     errors.append(f"the loop reaches {dep}: {chain_text(chain)}")
                 if rel.startswith("net/") and dep.startswith("http/"):
                     errors.append(f"net reaches http: {chain_text(chain)}")
+        if rel.startswith("http/"):
+            for name in graph[rel]:
+                if layer(name) == "platform":
+                    errors.append(f"{rel} includes platform/{name[len('platform/'):]} directly: "
+                                  "http speaks to sockets only through net's streams")
         if rel == "thread_pool.hpp":
             for dep, chain in reach.items():
                 if SIGNAL_CODE.match(dep):

@@ -46,6 +46,8 @@ def main():
              f"platform header platform/{platform} includes public header corio/run.hpp")
     violated(append_include("loop.hpp", '#include "corio/net/stream.hpp"'), "the loop reaches net/stream.hpp")
     violated(append_include("net/stream.hpp", '#include "corio/http/url.hpp"'), "net reaches http")
+    violated(append_include("http/client.hpp", '#include "corio/platform/socket_probe.hpp"'),
+             "http/client.hpp includes platform/socket_probe.hpp directly")
     violated(append_include("thread_pool.hpp", '#include "corio/signal.hpp"'), "thread_pool.hpp reaches signal code")
     violated(append_include("spawn.hpp", "#include <iostream>"), "spawn.hpp: includes <iostream>")
     violated(append_include("run.hpp", "\n" * 600), "run.hpp: ")

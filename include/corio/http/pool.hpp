@@ -12,7 +12,6 @@
 
 #include "corio/detail/chrono.hpp"
 #include "corio/detail/intrusive_list.hpp"
-#include "corio/platform/socket_probe.hpp"
 #include "corio/detail/timer_heap.hpp"
 #include "corio/http/headers.hpp"
 #include "corio/http/response_parser.hpp"
@@ -130,9 +129,7 @@ struct pool_state {
             std::unique_ptr<connection> c = std::move(p.idle.back());
             p.idle.pop_back();
             --idle_total;
-            if (!expired(*c, now) &&
-                corio::detail::probe_idle_socket(c->s.native_handle()) == corio::detail::idle_socket_state::open)
-                return c;
+            if (!expired(*c, now) && c->s.idle_and_open()) return c;
         } // the others are closed as they go out of scope
         return nullptr;
     }

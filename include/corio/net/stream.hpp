@@ -37,6 +37,7 @@
 #include "corio/net/address.hpp"
 #include "corio/net/stream_core.hpp"
 #include "corio/net/stream_ops.hpp"
+#include "corio/platform/socket_probe.hpp"
 #include "corio/task.hpp"
 
 namespace corio {
@@ -132,6 +133,15 @@ public:
     endpoint sockname() const { return core().local(); }
     /// The socket descriptor (-1 once closed), for setsockopt and the like.
     int native_handle() const noexcept { return core_ ? core_->sock.fd() : -1; }
+
+    /// For connection pools: true when the stream is open, nothing is buffered or queued
+    /// in the kernel, and the peer has not closed it or failed, so a new request may use
+    /// it. Does not wait and does not consume anything.
+    bool idle_and_open() const noexcept {
+        if (!core_ || !core_->sock.is_open() || core_->eof || core_->read_error || core_->available() > 0)
+            return false;
+        return detail::probe_idle_socket(core_->sock.fd()) == detail::idle_socket_state::open;
+    }
 
 private:
     detail::stream_core& core() const {
