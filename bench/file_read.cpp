@@ -135,7 +135,7 @@ int main(int argc, char** argv) {
     std::size_t bytes = mib * 1024 * 1024;
     std::string path = dir + "/file_read." + std::to_string(mib) + "MiB.dat";
     if (!has_size(path, bytes)) make_file(path, bytes);
-    // Warm the page cache. The kernel's proactive reclaim (DAMON on this VM) may evict a
+    // Warm the page cache. The kernel's proactive reclaim (DAMON, on some virtual machines) may evict a
     // few pages between reading and checking, so read again a few times; a share below
     // 99% means the file does not fit and the rounds would measure the disk.
     double share = 0;
