@@ -227,26 +227,22 @@ public:
     }
 
 private:
-    /// An item enters: straight to the first getter waiting, or at the back.
+    // An item enters: straight to the first getter waiting, or at the back.
     void push(T&& item) {
-        if (!getters_.empty()) {
-            getter& g = static_cast<getter&>(getters_.front());
-            g.slot_.emplace(std::move(item));
-            detail::waiter::wake(g);
-        } else {
-            items_.push_back(std::move(item));
-        }
+        if (!hand_to_getter(item)) items_.push_back(std::move(item));
         ++unfinished_;
     }
-    /// An item handed to a getter that was cancelled before it resumed: first in line again.
+    // An item handed to a getter that was cancelled before it resumed: first in line again.
     void give_back(T&& item) {
-        if (!getters_.empty()) {
-            getter& g = static_cast<getter&>(getters_.front());
-            g.slot_.emplace(std::move(item));
-            detail::waiter::wake(g);
-        } else {
-            items_.push_front(std::move(item));
-        }
+        if (!hand_to_getter(item)) items_.push_front(std::move(item));
+    }
+    // To the first getter waiting, if there is one.
+    bool hand_to_getter(T& item) {
+        if (getters_.empty()) return false;
+        getter& g = static_cast<getter&>(getters_.front());
+        g.slot_.emplace(std::move(item));
+        detail::waiter::wake(g);
+        return true;
     }
     /// Room now: the first waiting putter gets a place, and puts its item when it resumes.
     void wake_putter() {

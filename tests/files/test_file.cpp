@@ -1,6 +1,6 @@
 #define CORIO_COUNT_FRAMES
 #include "corio_test.hpp"
-#include "helpers/temp_dir.hpp"
+#include "helpers/file_helpers.hpp"
 #include "helpers/fd_count.hpp"
 
 #include <corio/file.hpp>
@@ -53,24 +53,9 @@ void spit(const std::string& path, const std::string& data) {
 
 using test_support::open_fd_count;
 
-// Deterministic bytes, different per seed.
-std::string pattern(std::size_t n, unsigned seed) {
-    std::string s(n, '\0');
-    std::mt19937 rng(seed);
-    for (auto& c : s) c = static_cast<char>(rng());
-    return s;
-}
+using test_support::pattern;
 
-// The exception of type E that `work` throws, or nullopt.
-template <class E, class Awaitable>
-corio::task<std::optional<E>> error_of(Awaitable work) {
-    try {
-        co_await std::move(work);
-    } catch (const E& e) {
-        co_return e;
-    }
-    co_return std::nullopt;
-}
+using test_support::error_of;
 
 template <class Awaitable>
 corio::task<std::optional<std::system_error>> system_error_of(Awaitable work) {

@@ -2,7 +2,7 @@
 // one whose size reads 0 (/proc/self/status), and writes that do not fit (a file size
 // limit, which needs no privileges, and a full tmpfs where mounting one is allowed).
 #include "corio_test.hpp"
-#include "helpers/temp_dir.hpp"
+#include "helpers/file_helpers.hpp"
 
 #include <corio/file.hpp>
 
@@ -35,22 +35,9 @@ struct temp_dir : test_support::temp_dir {
     temp_dir() : test_support::temp_dir("corio_test_file_edges") {}
 };
 
-std::string pattern(std::size_t n, unsigned seed) {
-    std::string s(n, '\0');
-    std::mt19937 rng(seed);
-    for (auto& c : s) c = static_cast<char>(rng());
-    return s;
-}
+using test_support::pattern;
 
-template <class E, class Awaitable>
-corio::task<std::optional<E>> error_of(Awaitable work) {
-    try {
-        co_await std::move(work);
-    } catch (const E& e) {
-        co_return e;
-    }
-    co_return std::nullopt;
-}
+using test_support::error_of;
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
