@@ -36,7 +36,7 @@ public:
             throw_foreign_loop(io_kind_name(state_.kind), state_.fd, state_.fd >= 0 ? state_.loop : nullptr,
                                &here);
         handle = h;
-        if (!arm(slot_of(h), &on_cancel)) return false;
+        if (!arm(slot_of(h), thunk<operation, &readiness_awaiter::on_cancel>)) return false;
         try {
             here.io_waits().park(state_, write_, *this);
         } catch (...) {
@@ -58,18 +58,18 @@ protected:
     /// From a ready_fn: waits for the next edge without resuming the task. False when a
     /// cancellation is pending instead (`cancelled` is then set: resume the task).
     bool park_again() noexcept {
-        if (!arm(slot, &on_cancel)) return false;
+        if (!arm(slot, thunk<operation, &readiness_awaiter::on_cancel>)) return false;
         state_.loop->io_waits().park(state_, write_, *this); // the slot was emptied by the edge
         return true;
     }
 
 private:
-    static void on_cancel(operation* op) noexcept {
-        auto* self = static_cast<readiness_awaiter*>(op);
-        self->cancelled = true;
+    friend struct dispatch;
+    void on_cancel() noexcept {
+        cancelled = true;
         event_loop& loop = event_loop::current();
-        loop.io_waits().unpark(self->state_, self->write_, *self);
-        loop.post(self->handle);
+        loop.io_waits().unpark(state_, write_, *this);
+        loop.post(handle);
     }
 
     io_state& state_;

@@ -115,7 +115,7 @@ public:
     template <class F>
     void call_soon_threadsafe(F fn) {
         auto* b = new boxed_remote(std::move(fn));
-        b->fn = &post_boxed_remote;
+        b->fn = detail::thunk<detail::remote_item, &boxed_remote::post>;
         post_threadsafe(b);
     }
 
@@ -264,12 +264,13 @@ private:
         template <class F>
         explicit boxed_remote(F&& g) : f(std::forward<F>(g)) {}
         detail::callback<void()> f;
+
+        void post() {
+            std::unique_ptr<boxed_remote> self(this);
+            fn = nullptr;
+            current().call_soon(std::move(f));
+        }
     };
-    static void post_boxed_remote(detail::remote_item* item) {
-        std::unique_ptr<boxed_remote> self(static_cast<boxed_remote*>(item));
-        self->fn = nullptr;
-        current().call_soon(std::move(self->f));
-    }
 
     detail::loop_service* find_service(const std::type_info& key) const noexcept {
         for (detail::loop_service* s = services_; s; s = s->next_)

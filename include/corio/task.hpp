@@ -136,7 +136,7 @@ public:
                 return false;
             }
             parent = p.address();
-            this->fn = &resume_parent;
+            this->fn = detail::thunk<detail::completion, &awaiter::resume_parent>;
             cp.set_completion(this);
             return true;
         }
@@ -146,9 +146,8 @@ public:
         T await_resume() { return std::move(this->out).value(); }
 
     private:
-        static std::coroutine_handle<> resume_parent(detail::completion* c) noexcept {
-            return std::coroutine_handle<>::from_address(static_cast<awaiter*>(c)->parent);
-        }
+        friend struct detail::dispatch;
+        std::coroutine_handle<> resume_parent() noexcept { return std::coroutine_handle<>::from_address(parent); }
     };
 
     awaiter operator co_await() && noexcept { return awaiter(h_); }

@@ -166,17 +166,17 @@ public:
         struct detached final : detail::pool_job {
             F fn;
             explicit detached(F&& g) : fn(std::move(g)) {}
-        };
-        auto job = std::make_unique<detached>(std::move(f));
-        job->execute = [](detail::pool_job* p, thread_pool&, detail::pool_worker&,
-                          std::unique_lock<std::mutex>& lk) noexcept {
-            lk.unlock();
-            std::unique_ptr<detached> self(static_cast<detached*>(p));
-            try {
-                self->fn();
-            } catch (...) {
+            void run(thread_pool&, detail::pool_worker&, std::unique_lock<std::mutex>& lk) noexcept {
+                lk.unlock();
+                std::unique_ptr<detached> self(this);
+                try {
+                    fn();
+                } catch (...) {
+                }
             }
         };
+        auto job = std::make_unique<detached>(std::move(f));
+        job->execute = detail::thunk<detail::pool_job, &detached::run>;
         if (submit(*job)) {
             job.release();
             return;
@@ -324,10 +324,10 @@ public:
     bool await_suspend(std::coroutine_handle<P> h) {
         handle_ = h;
         loop_ = &event_loop::current();
-        if (!arm(slot_of(h), &on_cancel)) return false;
+        if (!arm(slot_of(h), thunk<operation, &to_thread_awaiter::on_cancel>)) return false;
         pool_ = &loop_->service<thread_pool>();
-        execute = &run_on_worker;
-        remote_item::fn = &on_done;
+        execute = thunk<pool_job, &to_thread_awaiter::run_on_worker>;
+        remote_item::fn = thunk<remote_item, &to_thread_awaiter::on_done>;
         bool queued = false;
         try {
             queued = pool_->submit(*this);
@@ -353,6 +353,8 @@ public:
     }
 
 private:
+    friend struct dispatch;
+
     static outcome<result_type> invoke(work_type& w) noexcept {
         outcome<result_type> out;
         try {
@@ -389,17 +391,15 @@ private:
         }
     }
 
-    static void run_on_worker(pool_job* j, thread_pool& pool, pool_worker& w,
-                              std::unique_lock<std::mutex>& lk) noexcept {
-        auto* self = static_cast<to_thread_awaiter*>(j);
-        outcome<result_type> out = take_and_invoke(self, lk);
-        if (!pool.claim_completion(*self, w)) return; // cancelled: nobody wants it
+    void run_on_worker(thread_pool& pool, pool_worker& w, std::unique_lock<std::mutex>& lk) noexcept {
+        outcome<result_type> out = take_and_invoke(this, lk);
+        if (!pool.claim_completion(*this, w)) return; // cancelled: nobody wants it
         try {
-            self->result_ = std::move(out);
+            result_ = std::move(out);
         } catch (...) {
-            self->result_.set_exception(std::current_exception());
+            result_.set_exception(std::current_exception());
         }
-        self->loop_->post_threadsafe(self); // the frame is the loop's again
+        loop_->post_threadsafe(this); // the frame is the loop's again
     }
 
     void run_inline() {
@@ -407,21 +407,19 @@ private:
     }
 
     /// Loop thread, from the remote queue.
-    static void on_done(remote_item* r) {
-        auto* self = static_cast<to_thread_awaiter*>(r);
-        self->in_flight_ = false;
-        self->disarm();
-        self->loop_->remove_external_work();
-        self->loop_->post(self->handle_);
+    void on_done() {
+        in_flight_ = false;
+        disarm();
+        loop_->remove_external_work();
+        loop_->post(handle_);
     }
 
-    static void on_cancel(operation* op) noexcept {
-        auto* self = static_cast<to_thread_awaiter*>(static_cast<cancellable*>(op));
-        self->cancelled = true;
-        if (!self->pool_->cancel(*self)) return; // result already on its way: on_done resumes
-        self->in_flight_ = false;
-        self->loop_->remove_external_work();
-        self->loop_->post(self->handle_);
+    void on_cancel() noexcept {
+        cancelled = true;
+        if (!pool_->cancel(*this)) return; // result already on its way: on_done resumes
+        in_flight_ = false;
+        loop_->remove_external_work();
+        loop_->post(handle_);
     }
 
     work_type work_;

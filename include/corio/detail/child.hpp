@@ -23,7 +23,7 @@ struct child : result_completion<T> {
     cancel_slot slot;
     child_group* group = nullptr;
 
-    explicit child(task<T>&& t) noexcept : work(std::move(t)) { this->fn = &on_finished; }
+    explicit child(task<T>&& t) noexcept : work(std::move(t)) { this->fn = thunk<completion, &child::on_finished>; }
     child(child&&) noexcept = default;
 
     void start(child_group* g) {
@@ -40,7 +40,7 @@ struct child : result_completion<T> {
     }
     outcome<T>& result() noexcept { return this->out; }
 
-    static std::coroutine_handle<> on_finished(completion* c) noexcept;
+    std::coroutine_handle<> on_finished() noexcept;
 };
 
 // The awaiter side. `remaining` counts running children plus one held by await_suspend
@@ -59,7 +59,7 @@ struct child_group : cancellable {
     template <class P, class StartAll>
     bool begin(std::coroutine_handle<P> h, std::size_t n, StartAll&& start_all) {
         parent = h;
-        if (!arm(slot_of(h), &on_parent_cancel)) return false;
+        if (!arm(slot_of(h), thunk<operation, &child_group::on_parent_cancel>)) return false;
         remaining = n + 1;
         start_all();
         return !finish_one_inline();
@@ -79,15 +79,15 @@ struct child_group : cancellable {
     }
 
 private:
+    friend struct dispatch;
     bool finish_one_inline() noexcept {
         if (--remaining != 0) return false;
         disarm();
         return true;
     }
-    static void on_parent_cancel(operation* op) noexcept {
-        auto* g = static_cast<child_group*>(op);
-        g->parent_cancelled = true;
-        g->cancel_children(g);
+    void on_parent_cancel() noexcept {
+        parent_cancelled = true;
+        cancel_children(this);
     }
 };
 
@@ -95,12 +95,11 @@ private:
 // outcome is already here, and freeing the frame now, while it is in cache, spares the
 // group a pass over every cold frame when it goes (a million sleepers: 10-15 ms).
 template <class T>
-std::coroutine_handle<> child<T>::on_finished(completion* c) noexcept {
-    auto* self = static_cast<child*>(c);
-    self->work.handle().destroy();
-    (void)self->work.release();
-    child_group* g = self->group;
-    g->child_finished(g, c);
+std::coroutine_handle<> child<T>::on_finished() noexcept {
+    work.handle().destroy();
+    (void)work.release();
+    child_group* g = group;
+    g->child_finished(g, this);
     return g->finish_one();
 }
 

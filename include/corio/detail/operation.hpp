@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "corio/detail/dispatch.hpp"
 #include "corio/errors.hpp"
 
 namespace corio::detail {

@@ -74,6 +74,8 @@ struct pool_state;
 struct idle_reaper : corio::detail::timer_node, corio::detail::list_hook {
     pool_state* owner = nullptr;
     event_loop* loop = nullptr; // where the timer is armed, while it is
+
+    void expire() noexcept;
 };
 
 /// Disarms the reapers still armed when their loop ends, so a client that outlives run()
@@ -95,7 +97,7 @@ public:
 struct pool_state {
     explicit pool_state(client_options o) : opts(std::move(o)) {
         reaper.owner = this;
-        reaper.fire = &on_reaper;
+        reaper.fire = corio::detail::thunk<corio::detail::timer_node, &idle_reaper::expire>;
     }
     ~pool_state() { disarm(); }
     pool_state(const pool_state&) = delete;
@@ -172,6 +174,7 @@ struct pool_state {
     }
 
 private:
+    friend idle_reaper;
     /// Due when the oldest idle connection expires; not without idle connections, a limit
     /// or a running loop.
     void arm() {
@@ -193,24 +196,25 @@ private:
         reaper.loop = nullptr;
     }
 
-    static void on_reaper(corio::detail::timer_node* n) noexcept {
-        auto& self = *static_cast<idle_reaper*>(n)->owner;
-        self.disarm(); // the loop has taken the timer off its heap already
+    void reap() noexcept {
+        disarm(); // the loop has taken the timer off its heap already
         auto now = clock::now();
-        for (auto it = self.hosts.begin(); it != self.hosts.end();) {
+        for (auto it = hosts.begin(); it != hosts.end();) {
             auto& idle = it->second->idle;
-            while (!idle.empty() && self.expired(*idle.front(), now)) {
+            while (!idle.empty() && expired(*idle.front(), now)) {
                 idle.pop_front();
-                --self.idle_total;
+                --idle_total;
             }
-            it = it->second->users == 0 && idle.empty() ? self.hosts.erase(it) : std::next(it);
+            it = it->second->users == 0 && idle.empty() ? hosts.erase(it) : std::next(it);
         }
         try {
-            self.arm();
+            arm();
         } catch (...) { // no memory for the timer: expired ones are still never reused
         }
     }
 };
+
+inline void idle_reaper::expire() noexcept { owner->reap(); }
 
 /// A permit of a host's pool, and the connection used under it. Ends by going back to the
 /// pool (recycle) or by closing the connection (discard, also what destruction does).

@@ -201,7 +201,7 @@ private:
 /// (close() cancels through its slot), and deletes itself when the handler's task ends.
 struct connection final : root_base, result_completion<void>, server_task {
     connection(live_token t, stream st) : token(std::move(t)), s(std::move(st)) {
-        fn = &on_finished;
+        fn = thunk<completion, &connection::on_finished>;
         server_task::slot = &(this->root_base::slot);
     }
     ~connection() {
@@ -217,26 +217,24 @@ struct connection final : root_base, result_completion<void>, server_task {
         p.slot = &(this->root_base::slot);
         p.set_completion(this);
         event_loop& loop = event_loop::current();
-        loop.post(&begin, this); // the one step that can throw: nothing is linked yet
+        loop.post(thunk<connection, &connection::begin, void>, this); // the one step that can throw: nothing is linked yet
         loop.adopt(*this);
         token.state().tasks.push_back(*this);
     }
 
     /// connection_count() counts handlers that have started, as asyncio's active count.
-    static void begin(void* p) {
-        auto* self = static_cast<connection*>(p);
-        self->running = true;
-        ++self->token.state().connections;
-        self->work.handle().resume();
+    void begin() {
+        running = true;
+        ++token.state().connections;
+        work.handle().resume();
     }
 
     /// Runs inside the task's final_suspend, where destroying its frame is allowed.
-    static std::coroutine_handle<> on_finished(completion* c) noexcept {
-        auto* self = static_cast<connection*>(c);
-        event_loop::release(*self);
-        std::exception_ptr e = self->out.exception();
+    std::coroutine_handle<> on_finished() noexcept {
+        event_loop::release(*this);
+        std::exception_ptr e = out.exception();
         if (e && !is_cancellation(e)) event_loop::current().report(e);
-        delete self;
+        delete this;
         return std::noop_coroutine();
     }
     void abandon() noexcept override { delete this; } // the loop is shutting down

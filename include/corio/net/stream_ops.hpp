@@ -23,7 +23,7 @@ namespace corio::detail {
 class [[nodiscard]] read_some_op : public readiness_awaiter {
 public:
     read_some_op(stream_core& c, std::size_t n) noexcept : readiness_awaiter(c.sock.io, false), c_(c), n_(n) {
-        ready_fn = &on_ready;
+        ready_fn = thunk<io_waiter, &read_some_op::on_ready, void>;
     }
     read_some_op(read_some_op&&) noexcept = default; // only before it is awaited
 
@@ -50,19 +50,19 @@ private:
         return true;
     }
 
-    static void on_ready(void* p) noexcept {
-        auto* self = static_cast<read_some_op*>(static_cast<io_waiter*>(p));
-        if (self->cancelled_after_wake()) { // the bytes stay in the socket for the next read
-            self->cancelled = true;
-            self->handle.resume();
+    friend struct dispatch;
+    void on_ready() noexcept {
+        if (cancelled_after_wake()) { // the bytes stay in the socket for the next read
+            cancelled = true;
+            handle.resume();
             return;
         }
         try {
-            if (!self->attempt() && self->park_again()) return;
+            if (!attempt() && park_again()) return;
         } catch (...) { // the socket's error: the task rethrows it
-            self->error_ = std::current_exception();
+            error_ = std::current_exception();
         }
-        self->handle.resume();
+        handle.resume();
     }
 
     stream_core& c_;
