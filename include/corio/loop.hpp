@@ -1,6 +1,7 @@
 #pragma once
 // event_loop: one per thread. Ready queue, timer heap, reactor, the queue other threads
 // post to, the list of spawned tasks, and the services (worker pool, ...) it owns.
+#include <algorithm>
 #include <atomic>
 #include <climits>
 #include <cstdint>
@@ -97,7 +98,26 @@ public:
         return *detail::current_loop_ptr;
     }
 
-    clock::time_point time() const noexcept { return clock::now(); }
+    /// The loop's clock: steady_clock, or the virtual clock (use_virtual_time()). Every
+    /// corio timer reads it.
+    clock::time_point time() const noexcept {
+        return clock::time_point(std::chrono::duration_cast<clock::duration>(std::chrono::nanoseconds(now_ns())));
+    }
+    std::int64_t now_ns() const noexcept { return virtual_time_ ? virtual_now_ns_ : to_ns(clock::now()); }
+
+    /// Virtual time (trio's autojump clock): the clock stands still while tasks run, and when
+    /// the loop has nothing to do but wait for a timer it jumps to that timer's deadline
+    /// instead of sleeping. It runs with real time only while the loop really waits: for
+    /// pool work (to_thread, files) or cross-thread posts that are expected back, or, with no
+    /// timer left, for I/O. Descriptors count as settled when a non-blocking poll finds
+    /// nothing, which holds for loopback traffic between tasks of this loop; a peer in
+    /// another thread or process may answer after the clock has jumped past a timeout.
+    /// Usually set through run_options{.clock = corio::virtual_time}.
+    void use_virtual_time(bool on = true) noexcept {
+        if (on && !virtual_time_) virtual_now_ns_ = to_ns(clock::now());
+        virtual_time_ = on;
+    }
+    bool virtual_time() const noexcept { return virtual_time_; }
 
     /// Numbers the loops of the process from 1; errors name a loop by it and by the
     /// thread (its kernel id on Linux, as gdb and top show it) the loop was made on.
@@ -200,6 +220,8 @@ public:
     /// CPU no cold wake-up. The reactor is still polled, without blocking, so a stream of
     /// quick jobs cannot starve I/O.
     void turn() {
+        if (virtual_time_) [[unlikely]]
+            return virtual_turn();
         drain_remote();
         int timeout = ready_.empty() ? poll_timeout() : 0;
         if (timeout != 0 && posts_expected_ > 0 && spin_for_remote()) {
@@ -291,7 +313,7 @@ private:
     int poll_timeout() const noexcept {
         if (!ready_.empty()) return 0;
         if (timers_.empty()) return -1;
-        std::int64_t diff = timers_.next_deadline() - to_ns(clock::now());
+        std::int64_t diff = timers_.next_deadline() - now_ns();
         if (diff <= 0) return 0;
         std::int64_t ms = (diff + 999'999) / 1'000'000; // round up: never wake early and spin
         return ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
@@ -299,11 +321,30 @@ private:
 
     void poll(int timeout_ms) { reactor_.poll(timeout_ms, *this); }
 
+    /// turn() under virtual time. Out of line, so turn() stays as it was for real time.
+    [[gnu::noinline]] void virtual_turn() {
+        drain_remote();
+        poll(0); // loopback bytes written by this loop's tasks are already there
+        drain_remote();
+        if (ready_.empty()) {
+            if (external_work_ == 0 && !timers_.empty()) {
+                virtual_now_ns_ = std::max(virtual_now_ns_, timers_.next_deadline()); // nothing can come first
+            } else { // pool work out, or no timer at all: wait for real, and let time run
+                std::int64_t t0 = to_ns(clock::now());
+                poll(poll_timeout());
+                virtual_now_ns_ += to_ns(clock::now()) - t0;
+                drain_remote();
+            }
+        }
+        fire_timers();
+        run_ready_batch();
+    }
+
     /// At most a batch per turn: a million timers due at once must not make the ready
     /// queue a million entries long; the rest fire on the next (non-blocking) turns.
     void fire_timers() {
         if (timers_.empty()) return;
-        std::int64_t now = to_ns(clock::now());
+        std::int64_t now = now_ns();
         for (int budget = 1024; budget > 0 && !timers_.empty() && timers_.next_deadline() <= now; --budget) {
             detail::timer_node* n = timers_.pop();
             n->fire(n);
@@ -375,6 +416,8 @@ private:
     detail::timer_heap timers_;
     std::atomic<detail::remote_item*> remote_{nullptr};
     std::atomic<bool> spinning_{false}; // the loop polls remote_ instead of sleeping
+    std::int64_t virtual_now_ns_ = 0;
+    bool virtual_time_ = false;
     long external_work_ = 0; // pool jobs out
     detail::io_waits io_waits_{*this};
     long posts_expected_ = 0; // add_external_work not yet removed

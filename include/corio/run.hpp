@@ -22,8 +22,17 @@
 
 namespace corio {
 
+/// The clock a loop runs on: real time, or virtual time for tests (event_loop::use_virtual_time).
+enum class loop_clock : unsigned char { real_time, virtual_time };
+/// run_options{.clock = corio::virtual_time}: timers fire in order without waiting for them.
+inline constexpr loop_clock virtual_time = loop_clock::virtual_time;
+inline constexpr loop_clock real_time = loop_clock::real_time;
+
 struct run_options {
     bool handle_sigint = true;
+    /// corio::virtual_time runs main on a clock that jumps to the next timer whenever the
+    /// loop would sleep: a day of sleeps and timeouts runs in milliseconds, in the same order.
+    loop_clock clock = loop_clock::real_time;
 };
 
 namespace detail {
@@ -46,6 +55,7 @@ auto run(Awaitable&& main, run_options options = {}) {
     bool interrupted = false;
     {
         event_loop loop;
+        if (options.clock == loop_clock::virtual_time) loop.use_virtual_time();
         // Caught before main runs, so nothing main starts can miss the handler.
         detail::sigint_catcher sigint(loop.reactor(), options.handle_sigint && detail::on_main_thread());
         handle = spawn(std::forward<Awaitable>(main));

@@ -13,6 +13,13 @@
 
 namespace corio {
 
+/// The running loop's clock (asyncio's loop.time()): steady_clock, or the loop's virtual
+/// clock under run_options{.clock = corio::virtual_time}. Outside a loop, steady_clock.
+inline std::chrono::steady_clock::time_point now() noexcept {
+    if (event_loop* l = detail::current_loop_ptr) return l->time();
+    return std::chrono::steady_clock::now();
+}
+
 namespace detail {
 
 /// 56 bytes, in every sleeping frame: the loop is found through the thread, not stored;
@@ -72,7 +79,8 @@ private:
 } // namespace detail
 
 /// Suspends until `deadline`. A deadline already past still yields to the ready tasks.
-/// A steady_clock deadline is kept exactly as given, so tasks sleeping until the same time
+/// A steady_clock deadline is a time point of the loop's clock (corio::now(), the same
+/// under virtual time) and is kept exactly as given, so tasks sleeping until the same time
 /// point wake in the order they went to sleep; another clock's deadline is converted once.
 template <class Clock, class Duration>
 detail::sleep_awaiter sleep_until(std::chrono::time_point<Clock, Duration> deadline) {
@@ -80,19 +88,18 @@ detail::sleep_awaiter sleep_until(std::chrono::time_point<Clock, Duration> deadl
     if constexpr (std::is_same_v<Clock, steady>) {
         auto at = std::chrono::ceil<steady::duration>(deadline.time_since_epoch());
         return detail::sleep_awaiter(std::chrono::duration_cast<std::chrono::nanoseconds>(at).count(),
-                                     deadline <= steady::now());
+                                     deadline <= now());
     } else {
         auto d = deadline - Clock::now();
         return detail::sleep_awaiter(
-            event_loop::to_ns(steady::now() + std::chrono::ceil<steady::duration>(d)), d <= d.zero());
+            event_loop::to_ns(now() + std::chrono::ceil<steady::duration>(d)), d <= d.zero());
     }
 }
 
 /// Suspends for `d`; sleep(0) yields to the other ready tasks (asyncio.sleep(0)).
 template <class Rep, class Period>
 detail::sleep_awaiter sleep(std::chrono::duration<Rep, Period> d) {
-    auto now = std::chrono::steady_clock::now();
-    auto deadline = now + std::chrono::ceil<std::chrono::steady_clock::duration>(d);
+    auto deadline = now() + std::chrono::ceil<std::chrono::steady_clock::duration>(d);
     return detail::sleep_awaiter(event_loop::to_ns(deadline), d <= d.zero());
 }
 
@@ -163,8 +170,7 @@ private:
 template <class Awaitable, class Rep, class Period>
 auto wait_for(Awaitable&& work, std::chrono::duration<Rep, Period> d) {
     using T = typename detail::task_for_t<Awaitable>::value_type;
-    auto deadline = std::chrono::steady_clock::now() +
-                    std::chrono::ceil<std::chrono::steady_clock::duration>(d);
+    auto deadline = now() + std::chrono::ceil<std::chrono::steady_clock::duration>(d);
     return detail::timeout_awaiter<T>(detail::into_task(std::forward<Awaitable>(work)),
                                       event_loop::to_ns(deadline));
 }

@@ -114,7 +114,7 @@ private:
         detail::limit_ctx lim;
         lim.url = rq.target.str();
         lim.ms = st->opts.total_timeout.count();
-        if (lim.ms > 0) lim.at = detail::clock::now() + st->opts.total_timeout;
+        if (lim.ms > 0) lim.at = corio::now() + st->opts.total_timeout;
         lim.read = st->opts.read_timeout;
         std::vector<std::string> history;
         for (;;) {

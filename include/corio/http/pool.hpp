@@ -18,6 +18,7 @@
 #include "corio/loop.hpp"
 #include "corio/net/stream.hpp"
 #include "corio/sync.hpp"
+#include "corio/time.hpp"
 
 namespace corio::http {
 
@@ -126,7 +127,7 @@ struct pool_state {
 
     /// The most recently used idle connection that is still fit for a request.
     std::unique_ptr<connection> take_idle(host_pool& p) {
-        auto now = clock::now();
+        auto now = corio::now();
         while (!p.idle.empty()) {
             std::unique_ptr<connection> c = std::move(p.idle.back());
             p.idle.pop_back();
@@ -137,7 +138,7 @@ struct pool_state {
     }
 
     void add_idle(host_pool& p, std::unique_ptr<connection> c) {
-        c->idle_since = clock::now();
+        c->idle_since = corio::now();
         p.idle.push_back(std::move(c));
         ++idle_total;
         while (idle_total > opts.max_idle_connections) drop_oldest_idle();
@@ -198,7 +199,7 @@ private:
 
     void reap() noexcept {
         disarm(); // the loop has taken the timer off its heap already
-        auto now = clock::now();
+        auto now = corio::now();
         for (auto it = hosts.begin(); it != hosts.end();) {
             auto& idle = it->second->idle;
             while (!idle.empty() && expired(*idle.front(), now)) {

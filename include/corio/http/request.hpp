@@ -48,7 +48,7 @@ inline task<void> acquire_permit(corio::semaphore& s) { co_await s.acquire(); }
 /// whichever it was names the error.
 inline task<corio::stream> connect_to(const url& u, const limit_ctx& lim, std::chrono::milliseconds limit) {
     auto attempt = corio::open_connection(u.host, u.port);
-    bool own_limit = limit.count() > 0 && (!lim.at || clock::now() + limit < *lim.at);
+    bool own_limit = limit.count() > 0 && (!lim.at || corio::now() + limit < *lim.at);
     if (!own_limit) co_return co_await within(std::move(attempt), lim);
     try {
         co_return co_await corio::wait_for(std::move(attempt), limit);

@@ -45,7 +45,7 @@ struct limit_ctx {
 template <class A>
 task<corio::detail::await_result_t<A>> within(A t, const limit_ctx& lim) {
     if (!lim.at) co_return co_await std::move(t);
-    auto left = *lim.at - clock::now();
+    auto left = *lim.at - corio::now();
     if (left <= clock::duration::zero()) throw request_timeout(lim.url, lim.ms);
     try {
         co_return co_await corio::wait_for(std::move(t), left);
@@ -65,7 +65,7 @@ task<corio::detail::await_result_t<A>> within(A t, const limit_ctx& lim) {
 /// hides there when the connection goes back to the pool.
 inline task<std::string> read_some(connection& c, const limit_ctx& lim) {
     auto op = c.s.read(std::numeric_limits<std::size_t>::max());
-    bool own_limit = lim.read.count() > 0 && (!lim.at || clock::now() + lim.read < *lim.at);
+    bool own_limit = lim.read.count() > 0 && (!lim.at || corio::now() + lim.read < *lim.at);
     if (!own_limit) co_return co_await within(std::move(op), lim);
     try {
         co_return co_await corio::wait_for(std::move(op), lim.read);
