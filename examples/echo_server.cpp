@@ -1,11 +1,17 @@
 // The classic asyncio TCP echo server: every client gets back each byte it sends.
-//   echo_server [--host 127.0.0.1] [--port 8888] [--backlog N] [--quiet]
+//   echo_server [--host 127.0.0.1] [--port 8888] [--backlog N] [--quiet] [--debug]
 // Prints "Serving on HOST:PORT" once listening (port 0 picks a free one), a line per
 // client connecting and leaving unless --quiet. --backlog sets the listen queue (default
 // SOMAXCONN; the kernel caps it at net.core.somaxconn). Ctrl-C (SIGINT) or SIGTERM closes
-// the server, cancels the live clients and waits for them before exiting.
+// the server, cancels the live clients and waits for them before exiting. --debug runs
+// in corio's debug mode (slow steps reported) and prints the tree of tasks on SIGQUIT
+// (Ctrl-\), for which this file turns on the task records before any corio header.
+#ifndef CORIO_DEBUG
+#define CORIO_DEBUG 1
+#endif
 #include "cli.hpp"
 
+#include <corio/debug.hpp>
 #include <corio/gather.hpp>
 #include <corio/net.hpp>
 #include <corio/run.hpp>
@@ -42,12 +48,28 @@ corio::task<void> handle_client(corio::stream s, bool quiet) {
     if (!quiet) say("client " + peer + " disconnected");
 }
 
-corio::task<void> serve(std::string host, std::uint16_t port, corio::server_options opts, bool quiet) {
+// Every SIGQUIT prints the tasks: which client waits where.
+corio::task<void> dump_on_sigquit(corio::signal_set& quit) {
+    for (;;) {
+        (void)co_await quit.wait();
+        std::printf("Tasks:\n");
+        corio::dump_tasks(stdout);
+    }
+}
+
+corio::task<void> serve(std::string host, std::uint16_t port, corio::server_options opts, bool quiet,
+                        bool debug) {
     auto handler = [quiet](corio::stream s) { return handle_client(std::move(s), quiet); };
     auto server = co_await corio::start_server(std::move(handler), host, port, opts);
     // Watch SIGTERM before announcing the server, so a SIGTERM sent right after the
     // "Serving on" line is never lost.
     corio::signal_set term{SIGTERM};
+    std::optional<corio::signal_set> quit;
+    corio::task_handle<void> dumper;
+    if (debug) {
+        quit.emplace(std::initializer_list<int>{SIGQUIT});
+        dumper = corio::spawn(dump_on_sigquit(*quit), {.name = "SIGQUIT dump"});
+    }
     std::string addresses;
     for (auto& a : server.addresses()) addresses += (addresses.empty() ? "" : ", ") + a.to_string();
     say("Serving on " + addresses);
@@ -60,6 +82,7 @@ corio::task<void> serve(std::string host, std::uint16_t port, corio::server_opti
         say("Interrupted: server closed");
         throw; // run() then ends the process as killed by SIGINT, like Python does
     }
+    dumper.cancel();
     say("Terminated: server closed");
 }
 
@@ -68,7 +91,8 @@ int main(int argc, char** argv) {
     int port = 8888;
     corio::server_options opts;
     bool quiet = false;
-    cli::args args(argc, argv, "[--host HOST] [--port PORT] [--backlog N] [--quiet]");
+    bool debug = false;
+    cli::args args(argc, argv, "[--host HOST] [--port PORT] [--backlog N] [--quiet] [--debug]");
     while (const char* a = args.next()) {
         std::string_view arg = a;
         if (arg == "--host")
@@ -79,11 +103,13 @@ int main(int argc, char** argv) {
             opts.backlog = static_cast<int>(args.number(a, 1, 1 << 30));
         else if (arg == "--quiet")
             quiet = true;
+        else if (arg == "--debug")
+            debug = true;
         else
             args.unknown(a);
     }
     try {
-        corio::run(serve(host, static_cast<std::uint16_t>(port), opts, quiet));
+        corio::run(serve(host, static_cast<std::uint16_t>(port), opts, quiet, debug), {.debug = debug});
     } catch (const std::exception& e) {
         std::fprintf(stderr, "echo_server: %s\n", e.what());
         return 1;

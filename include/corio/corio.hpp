@@ -1,6 +1,7 @@
 #pragma once
 // Everything corio offers, in one include. (Programs that care about compile time can
 // include just the parts they use: corio/run.hpp, corio/net.hpp, corio/file.hpp, ...)
+#include "corio/debug.hpp"
 #include "corio/errors.hpp"
 #include "corio/file.hpp"
 #include "corio/gather.hpp"

@@ -27,6 +27,7 @@
 #include "corio/detail/scheduler.hpp"
 #include "corio/platform/spin.hpp"
 #include "corio/platform/thread.hpp"
+#include "corio/detail/task_debug.hpp"
 #include "corio/detail/timer_heap.hpp"
 #include "corio/errors.hpp"
 
@@ -116,7 +117,19 @@ public:
     void use_virtual_time(bool on = true) noexcept {
         if (on && !virtual_time_) virtual_now_ns_ = to_ns(clock::now());
         virtual_time_ = on;
+        special_ = virtual_time_ || debug_;
     }
+
+    /// Debug mode (asyncio's): a step that holds the loop longer than
+    /// detail::debug().slow_step is reported once per task, with its name and where it
+    /// resumed and stopped; the debug build's reports (a task that never ran) are on.
+    /// Usually set through run_options{.debug = true} or CORIO_DEBUG=1 in the environment.
+    void set_debug(bool on = true) noexcept {
+        debug_ = on;
+        detail::debug().enabled = on;
+        special_ = virtual_time_ || debug_;
+    }
+    bool debug() const noexcept { return debug_; }
     bool virtual_time() const noexcept { return virtual_time_; }
 
     /// Numbers the loops of the process from 1; errors name a loop by it and by the
@@ -220,8 +233,8 @@ public:
     /// CPU no cold wake-up. The reactor is still polled, without blocking, so a stream of
     /// quick jobs cannot starve I/O.
     void turn() {
-        if (virtual_time_) [[unlikely]]
-            return virtual_turn();
+        if (special_) [[unlikely]]
+            return special_turn();
         drain_remote();
         int timeout = ready_.empty() ? poll_timeout() : 0;
         if (timeout != 0 && posts_expected_ > 0 && spin_for_remote()) {
@@ -321,8 +334,50 @@ private:
 
     void poll(int timeout_ms) { reactor_.poll(timeout_ms, *this); }
 
-    /// turn() under virtual time. Out of line, so turn() stays as it was for real time.
-    [[gnu::noinline]] void virtual_turn() {
+    /// turn() under virtual time or in debug mode. Out of line, so that turn() stays as it
+    /// was for a loop that uses neither: one predictable branch more per turn.
+    [[gnu::noinline]] void special_turn() {
+        if (virtual_time_) {
+            virtual_wait();
+        } else {
+            drain_remote();
+            poll(ready_.empty() ? poll_timeout() : 0);
+        }
+        fire_timers();
+        if (debug_)
+            run_ready_batch_timed();
+        else
+            run_ready_batch();
+    }
+
+    /// Runs the ready batch as run_ready_batch() does, timing each step.
+    void run_ready_batch_timed() {
+        auto& d = detail::debug();
+        for (std::size_t n = ready_.size(); n > 0; --n) {
+            detail::ready_item item = ready_.pop();
+            detail::frame_record* rec = nullptr;
+            detail::code_location from;
+            if (is_resumption(item)) {
+                auto it = d.by_frame.find(item.arg);
+                if (it != d.by_frame.end()) {
+                    rec = it->second;
+                    from = rec->suspended_at;
+                }
+            }
+            auto t0 = clock::now();
+            item.fn(item.arg);
+            auto took = clock::now() - t0;
+            if (took < d.slow_step) continue;
+            // The frame may have finished and gone during the step: look it up again.
+            if (rec && d.by_frame.find(item.arg) == d.by_frame.end()) rec = nullptr;
+            if (rec && rec->slow_reported) continue;
+            if (rec) rec->slow_reported = true;
+            detail::report_slow_step(rec, from, std::chrono::duration_cast<std::chrono::milliseconds>(took));
+        }
+    }
+
+    /// Under virtual time: poll without blocking, then jump the clock or wait for real.
+    void virtual_wait() {
         drain_remote();
         poll(0); // loopback bytes written by this loop's tasks are already there
         drain_remote();
@@ -336,8 +391,6 @@ private:
                 drain_remote();
             }
         }
-        fire_timers();
-        run_ready_batch();
     }
 
     /// At most a batch per turn: a million timers due at once must not make the ready
@@ -406,8 +459,10 @@ public:
 #endif
             std::fprintf(stderr, "corio: unhandled exception in a spawned task: %s: %s\n", name,
                          ex.what());
+            detail::print_async_stack(e);
         } catch (...) {
             std::fprintf(stderr, "corio: unhandled exception in a spawned task (not a std::exception)\n");
+            detail::print_async_stack(e);
         }
     }
 
@@ -418,6 +473,8 @@ private:
     std::atomic<bool> spinning_{false}; // the loop polls remote_ instead of sleeping
     std::int64_t virtual_now_ns_ = 0;
     bool virtual_time_ = false;
+    bool debug_ = false;
+    bool special_ = false; // virtual_time_ || debug_: turn() takes special_turn()
     long external_work_ = 0; // pool jobs out
     detail::io_waits io_waits_{*this};
     long posts_expected_ = 0; // add_external_work not yet removed

@@ -13,6 +13,8 @@
 // asked not to:
 // `corio::run(main(), corio::run_options{.handle_sigint = false})`.
 #include <csignal>
+#include <cstdlib>
+#include <cstring>
 #include <utility>
 
 #include "corio/detail/awaitable_traits.hpp"
@@ -33,9 +35,18 @@ struct run_options {
     /// corio::virtual_time runs main on a clock that jumps to the next timer whenever the
     /// loop would sleep: a day of sleeps and timeouts runs in milliseconds, in the same order.
     loop_clock clock = loop_clock::real_time;
+    /// Debug mode (asyncio's debug=True): slow steps and tasks that never ran are reported;
+    /// with CORIO_DEBUG=1 at compile time, dump_tasks() draws the tree of tasks. Also on
+    /// when the environment has CORIO_DEBUG=1.
+    bool debug = false;
 };
 
 namespace detail {
+
+inline bool debug_requested_by_environment() noexcept {
+    const char* v = std::getenv("CORIO_DEBUG");
+    return v && *v && std::strcmp(v, "0") != 0;
+}
 
 template <class T>
 bool ended_by_cancellation(task_handle<T>& h) {
@@ -56,9 +67,10 @@ auto run(Awaitable&& main, run_options options = {}) {
     {
         event_loop loop;
         if (options.clock == loop_clock::virtual_time) loop.use_virtual_time();
+        if (options.debug || detail::debug_requested_by_environment()) loop.set_debug();
         // Caught before main runs, so nothing main starts can miss the handler.
         detail::sigint_catcher sigint(loop.reactor(), options.handle_sigint && detail::on_main_thread());
-        handle = spawn(std::forward<Awaitable>(main));
+        handle = spawn(std::forward<Awaitable>(main), {.name = "main"});
         const bool& done = handle.done_flag();
         while (!done) {
             loop.turn();
@@ -68,6 +80,7 @@ auto run(Awaitable&& main, run_options options = {}) {
             }
         }
         loop.shutdown();
+        detail::debug().enabled = false;
     }
     if (interrupted && detail::ended_by_cancellation(handle))
         detail::reraise_with_default_action(SIGINT);

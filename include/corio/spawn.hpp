@@ -6,6 +6,8 @@
 #include <coroutine>
 #include <exception>
 #include <stdexcept>
+#include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -54,6 +56,9 @@ struct spawned_state final : root_base, result_completion<T> {
         auto& p = work.handle().promise();
         p.slot = &slot;
         p.set_completion(this);
+#if CORIO_DEBUG
+        p.record.root = true;
+#endif
     }
 
     /// The task's first step, run from the ready queue. A task cancelled before it started
@@ -65,6 +70,9 @@ struct spawned_state final : root_base, result_completion<T> {
             return;
         }
         self->out.set_exception(std::make_exception_ptr(cancelled_error()));
+#if CORIO_DEBUG
+        self->work.handle().promise().record.st = frame_record::state::finished; // not "never run"
+#endif
         (void)on_finished(self);
     }
 
@@ -265,12 +273,34 @@ private:
     detail::spawned_state<T>* s_ = nullptr;
 };
 
+/// What spawn() may be told besides the work.
+struct spawn_options {
+    /// The task's name in all_tasks() and dump_tasks() (debug builds; ignored otherwise).
+    /// Empty: the file and line where spawn was called.
+    std::string_view name{};
+};
+
 /// Schedules `work` on the running loop (asyncio.create_task). It starts on the next turn.
 template <class Awaitable>
-auto spawn(Awaitable&& work) {
+auto spawn(Awaitable&& work, spawn_options options = {}
+#if CORIO_DEBUG
+           , detail::code_location at = detail::code_location::here()
+#endif
+) {
     using T = typename detail::task_for_t<Awaitable>::value_type;
     event_loop& loop = event_loop::current();
     auto* s = new detail::spawned_state<T>(detail::into_task(std::forward<Awaitable>(work)), loop);
+#if CORIO_DEBUG
+    {
+        auto& r = s->work.handle().promise().record;
+        try {
+            r.name = options.name.empty() ? at.short_form() : std::string(options.name);
+        } catch (...) { // no memory for a name: the task runs unnamed
+        }
+    }
+#else
+    (void)options;
+#endif
     loop.adopt(*s);
     loop.post(&detail::spawned_state<T>::start, s);
     return task_handle<T>(s);

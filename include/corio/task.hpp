@@ -32,8 +32,30 @@ struct task_promise_base : promise_base {
         void await_resume() const noexcept {}
     };
 
+#if CORIO_DEBUG
+    struct initial_awaiter {
+        frame_record* rec;
+        bool await_ready() const noexcept { return false; }
+        void await_suspend(std::coroutine_handle<>) const noexcept {}
+        void await_resume() const noexcept { rec->st = frame_record::state::running; }
+    };
+    initial_awaiter initial_suspend() noexcept { return {&record}; }
+    final_awaiter final_suspend() noexcept {
+        record.st = frame_record::state::finished;
+        return {has_sink()};
+    }
+    /// Debug builds see every co_await go by: where the frame waits, and whether it runs.
+    template <class A>
+    auto await_transform(A&& a, code_location at = code_location::here()) {
+        using awaiter_type = decltype(get_awaiter(std::forward<A>(a)));
+        return traced_awaiter<awaiter_type>{get_awaiter(std::forward<A>(a)), &record, at};
+    }
+    void remember_exception_stack() noexcept { remember_stack(&record); }
+#else
     std::suspend_always initial_suspend() const noexcept { return {}; }
     final_awaiter final_suspend() const noexcept { return {has_sink()}; }
+    void remember_exception_stack() const noexcept {}
+#endif
 
     /// Compilers implementing P2014 (clang 16 with -fcoro-aligned-allocation) call the
     /// aligned form for every frame, so an over-aligned frame gets its alignment; with the
@@ -63,8 +85,14 @@ struct task_promise : task_promise_base {
         return static_cast<result_completion<T>*>(completion_record())->out;
     }
 
+#if CORIO_DEBUG
+    task_promise(code_location created = code_location::here()) noexcept { record.created = created; }
+#endif
     task<T> get_return_object() noexcept;
-    void unhandled_exception() noexcept { target().set_exception(std::current_exception()); }
+    void unhandled_exception() noexcept {
+        remember_exception_stack();
+        target().set_exception(std::current_exception());
+    }
     template <class U = T>
     void return_value(U&& v) {
         outcome_filler<T>::fill(target(), std::forward<U>(v));
@@ -78,8 +106,14 @@ struct task_promise<void> : task_promise_base {
         return static_cast<result_completion<void>*>(completion_record())->out;
     }
 
+#if CORIO_DEBUG
+    task_promise(code_location created = code_location::here()) noexcept { record.created = created; }
+#endif
     task<void> get_return_object() noexcept;
-    void unhandled_exception() noexcept { target().set_exception(std::current_exception()); }
+    void unhandled_exception() noexcept {
+        remember_exception_stack();
+        target().set_exception(std::current_exception());
+    }
     void return_void() noexcept { outcome_filler<void>::fill(target()); }
 };
 
@@ -129,6 +163,9 @@ public:
         bool await_suspend(std::coroutine_handle<P> p) {
             promise_type& cp = h.promise();
             cp.slot = detail::slot_of(p);
+#if CORIO_DEBUG
+            cp.record.awaited_by = detail::record_of(p);
+#endif
             cp.set_sink(&this->out);
             h.resume();
             if (!this->out.empty()) {
@@ -160,10 +197,18 @@ private:
 namespace detail {
 template <class T>
 task<T> task_promise<T>::get_return_object() noexcept {
-    return task<T>(std::coroutine_handle<task_promise<T>>::from_promise(*this));
+    auto h = std::coroutine_handle<task_promise<T>>::from_promise(*this);
+#if CORIO_DEBUG
+    record.know_frame(h.address());
+#endif
+    return task<T>(h);
 }
 inline task<void> task_promise<void>::get_return_object() noexcept {
-    return task<void>(std::coroutine_handle<task_promise<void>>::from_promise(*this));
+    auto h = std::coroutine_handle<task_promise<void>>::from_promise(*this);
+#if CORIO_DEBUG
+    record.know_frame(h.address());
+#endif
+    return task<void>(h);
 }
 } // namespace detail
 

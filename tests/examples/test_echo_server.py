@@ -161,6 +161,43 @@ def check_options(program):
         fail(f"--backlog 7: exit status {code} after SIGTERM")
 
 
+def check_debug_dump(program):
+    """--debug: SIGQUIT prints the tree of tasks, with a connected client's handler waiting
+    in its read, and the server keeps serving."""
+    server = Server(program, "--debug", "--quiet")
+
+    async def dump_with_client_connected():
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"ping")
+        await writer.drain()
+        if await asyncio.wait_for(reader.readexactly(4), TIMEOUT) != b"ping":
+            fail("--debug: no echo")
+        server.proc.send_signal(signal.SIGQUIT)
+        await asyncio.get_running_loop().run_in_executor(None, server.wait_for_line, '"SIGQUIT dump"')
+        writer.write(b"pong")
+        await writer.drain()
+        if await asyncio.wait_for(reader.readexactly(4), TIMEOUT) != b"pong":
+            fail("--debug: no echo after the dump")
+        writer.close()
+
+    asyncio.run(dump_with_client_connected())
+    code, err = server.stop(signal.SIGTERM)
+    if code != 0:
+        fail(f"--debug: exit status {code} after SIGTERM\n{err}")
+    tree = server.lines[server.lines.index("Tasks:") + 1:]
+    expected = [
+        '"main" serve (suspended at echo_server.cpp:',  # in the race of:
+        '├─ serve_forever (suspended at server.hpp:',
+        '└─ wait (suspended at signal.hpp:',            # SIGTERM
+        '"accept loop" accept_loop (suspended at server.hpp:',
+        '"SIGQUIT dump" dump_on_sigquit (running)',
+        '"connection handler" handle_client (suspended at echo_server.cpp:',
+    ]
+    for start in expected:
+        if not any(line.lstrip("├└─│ ").startswith(start.lstrip("├└─│ ")) for line in tree):
+            fail(f"--debug: no line starting with {start!r} in the dump:\n" + "\n".join(tree))
+
+
 def main():
     if len(sys.argv) != 2:
         fail("usage: test_echo_server.py <path to echo_server>")
@@ -199,6 +236,7 @@ def main():
         fail(f"after SIGTERM the exit status is {code}, expected 0")
     if quiet.lines[1:] != ["Terminated: server closed"]:
         fail(f"--quiet printed {quiet.lines}")
+    check_debug_dump(program)
     print("test_echo_server: OK")
 
 

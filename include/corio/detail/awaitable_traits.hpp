@@ -5,20 +5,11 @@
 #include <type_traits>
 #include <utility>
 
+#include "corio/detail/get_awaiter.hpp"
 #include "corio/detail/invoke.hpp"
 #include "corio/task.hpp"
 
 namespace corio::detail {
-
-template <class A>
-decltype(auto) get_awaiter(A&& a) {
-    if constexpr (requires { std::forward<A>(a).operator co_await(); })
-        return std::forward<A>(a).operator co_await();
-    else if constexpr (requires { operator co_await(std::forward<A>(a)); })
-        return operator co_await(std::forward<A>(a));
-    else
-        return std::forward<A>(a);
-}
 
 template <class A>
 using await_result_t = decltype(get_awaiter(std::declval<A>()).await_resume());

@@ -26,13 +26,7 @@ struct child : result_completion<T> {
     explicit child(task<T>&& t) noexcept : work(std::move(t)) { this->fn = thunk<completion, &child::on_finished>; }
     child(child&&) noexcept = default;
 
-    void start(child_group* g) {
-        group = g;
-        auto& p = work.handle().promise();
-        p.slot = &slot;
-        p.set_completion(this);
-        work.handle().resume();
-    }
+    void start(child_group* g);
     // A finished child has freed its frame (see on_finished).
     bool finished() const noexcept { return !work.valid(); }
     void cancel() noexcept {
@@ -54,11 +48,17 @@ struct child_group : cancellable {
     void (*child_finished)(child_group*, completion*) noexcept = nullptr;
     // Called when the task awaiting the group is cancelled: cancel the children.
     void (*cancel_children)(child_group*) noexcept = nullptr;
+#if CORIO_DEBUG
+    frame_record* parent_record = nullptr; // the children's awaiter, in the task tree
+#endif
 
     // Begins the await; `start_all` starts the children. Returns whether to suspend.
     template <class P, class StartAll>
     bool begin(std::coroutine_handle<P> h, std::size_t n, StartAll&& start_all) {
         parent = h;
+#if CORIO_DEBUG
+        parent_record = record_of(h);
+#endif
         if (!arm(slot_of(h), thunk<operation, &child_group::on_parent_cancel>)) return false;
         remaining = n + 1;
         start_all();
@@ -90,6 +90,18 @@ private:
         cancel_children(this);
     }
 };
+
+template <class T>
+void child<T>::start(child_group* g) {
+    group = g;
+    auto& p = work.handle().promise();
+    p.slot = &slot;
+    p.set_completion(this);
+#if CORIO_DEBUG
+    p.record.awaited_by = g->parent_record;
+#endif
+    work.handle().resume();
+}
 
 // Runs inside the child's final_suspend, where destroying its frame is allowed: the
 // outcome is already here, and freeing the frame now, while it is in cache, spares the

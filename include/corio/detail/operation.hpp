@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "corio/detail/dispatch.hpp"
+#include "corio/detail/task_debug.hpp"
 #include "corio/errors.hpp"
 
 namespace corio::detail {
@@ -66,7 +67,25 @@ struct completion {
 struct promise_base {
     cancel_slot* slot;
 
+#if CORIO_DEBUG
+    frame_record record;
+
+    promise_base() noexcept { debug().frames.push_back(record); }
+    ~promise_base() {
+        intrusive_list<frame_record>::erase(record);
+        if (record.frame) debug().by_frame.erase(record.frame);
+        if (record.st == frame_record::state::created && debug().enabled) {
+            try {
+                debug().emit("task " + std::string(record.created.function ? record.created.function : "?") +
+                             " created at " + record.created.short_form() + " was destroyed without ever running");
+            } catch (...) {
+            }
+        }
+    }
+    promise_base(const promise_base&) = delete;
+#else
     promise_base() noexcept {}
+#endif
 
     void set_completion(completion* c) noexcept { next_ = reinterpret_cast<std::uintptr_t>(c) | 1; }
     void set_sink(void* result) noexcept { next_ = reinterpret_cast<std::uintptr_t>(result) | 2; }
@@ -95,6 +114,16 @@ cancel_slot* slot_of(std::coroutine_handle<Promise> h) noexcept {
     else
         return nullptr;
 }
+
+#if CORIO_DEBUG
+template <class Promise>
+frame_record* record_of(std::coroutine_handle<Promise> h) noexcept {
+    if constexpr (std::is_base_of_v<promise_base, Promise>)
+        return &h.promise().record;
+    else
+        return nullptr;
+}
+#endif
 
 // Base for awaiters that can be cancelled: arm() on suspend, disarm() on completion.
 struct cancellable : operation {

@@ -60,6 +60,8 @@ protected:
     }
     ready_queue ready_;
 
+    static bool is_resumption(const ready_item& item) noexcept { return item.fn == &resume_handle; }
+
 private:
     static void resume_handle(void* address) {
         std::coroutine_handle<>::from_address(address).resume();

@@ -157,7 +157,8 @@ protected:
             std::string buf = spare_.capacity() >= ahead_size_ ? std::move(spare_) : reserve_buffer(ahead_size_);
             spare_ = std::string();
             ahead_[ahead_count_] = spawn(
-                file_jobs::read_ahead(h_, std::move(buf), ahead_size_, ahead_at_ + ahead_count_ * ahead_size_));
+                file_jobs::read_ahead(h_, std::move(buf), ahead_size_, ahead_at_ + ahead_count_ * ahead_size_),
+                {.name = "file read-ahead"});
         }
     }
     /// Cancels the read-ahead and waits until it has let go of the descriptor.

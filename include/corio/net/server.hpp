@@ -216,6 +216,13 @@ struct connection final : root_base, result_completion<void>, server_task {
         auto& p = work.handle().promise();
         p.slot = &(this->root_base::slot);
         p.set_completion(this);
+#if CORIO_DEBUG
+        p.record.root = true;
+        try {
+            p.record.name = "connection handler";
+        } catch (...) {
+        }
+#endif
         event_loop& loop = event_loop::current();
         loop.post(thunk<connection, &connection::begin, void>, this); // the one step that can throw: nothing is linked yet
         loop.adopt(*this);
@@ -286,7 +293,8 @@ inline task<void> accept_loop(live_token token, listener* l) {
 }
 
 inline void server_state::start_serving() {
-    for (auto& l : listeners) (void)spawn(accept_loop(live_token(shared_from_this()), l.get()));
+    for (auto& l : listeners)
+        (void)spawn(accept_loop(live_token(shared_from_this()), l.get()), {.name = "accept loop"});
 }
 
 inline void server_state::on_accepted(unique_fd fd, const sock_addr& peer, const listener& l) {

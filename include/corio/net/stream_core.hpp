@@ -302,7 +302,7 @@ inline task<void> flush_in_background(std::shared_ptr<stream_core> keep) {
 inline void stream_core::start_flusher(const std::shared_ptr<stream_core>& self) {
     flushing = true;
     try {
-        (void)spawn(flush_in_background(self));
+        (void)spawn(flush_in_background(self), {.name = "stream flush at close"});
     } catch (...) {
         flushing = false;
         throw;
