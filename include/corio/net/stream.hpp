@@ -121,13 +121,13 @@ public:
     /// to its end) and returns how many were sent, fewer when the file ends first. Bytes
     /// already written go first; write() during the transfer throws std::logic_error. Uses
     /// sendfile(2) on Linux and copies in chunks elsewhere or for files it refuses. The
-    /// descriptor's own position is not used or moved (except for a pipe, read where it
-    /// is). Throws the stream's write error (sticky, as for write()) when the connection
-    /// fails, a std::system_error naming the descriptor when reading the file fails, and
-    /// std::invalid_argument for a count of 0. Cancelled, it throws cancelled_error once
-    /// some prefix of the range has gone out: the peer's view of the stream is then cut
-    /// short, so close it. Reading the file happens on the loop's thread, as with
-    /// sendfile(2) itself.
+    /// descriptor's own position is not used or moved. Meant for regular files, read on
+    /// the loop's thread as sendfile(2) itself does; a pipe is read where it is, and an
+    /// empty one blocks the loop. Throws the stream's write error (sticky, as for write())
+    /// when the connection fails, a std::system_error naming the descriptor when reading
+    /// the file fails, and std::invalid_argument for a count of 0. Cancelled, it throws
+    /// cancelled_error after some prefix of the range has gone out: the peer's view of
+    /// the stream is then cut short, so close it.
     task<std::uint64_t> sendfile(int fd, std::uint64_t offset = 0, std::optional<std::uint64_t> count = std::nullopt) {
         core();
         return detail::send_file(core_, fd, offset, count);
