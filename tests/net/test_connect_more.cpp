@@ -12,7 +12,6 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -29,6 +28,7 @@
 #include <corio/net.hpp>
 
 #include "helpers/file_helpers.hpp"
+#include "helpers/full_backlog.hpp"
 #include "helpers/net_helpers.hpp"
 
 using namespace std::chrono_literals;
@@ -41,38 +41,7 @@ using net_test::require_clean;
 
 namespace {
 
-// A listener on 127.0.0.1 that accepts nothing, with its backlog full: further SYNs are
-// dropped, so a connect to it stays pending (a blackhole on loopback).
-struct full_backlog {
-    int listener = -1;
-    std::vector<int> fillers;
-    std::uint16_t port = 0;
-
-    full_backlog() {
-        listener = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ::bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof a);
-        ::listen(listener, 0);
-        socklen_t len = sizeof a;
-        ::getsockname(listener, reinterpret_cast<sockaddr*>(&a), &len);
-        port = ntohs(a.sin_port);
-        for (int i = 0; i < 64; ++i) {
-            int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-            fillers.push_back(fd);
-            ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-            pollfd p{fd, POLLOUT, 0};
-            if (::poll(&p, 1, 200) == 0) return; // this one is stuck: the backlog is full
-        }
-        FAIL("could not fill the listen backlog");
-    }
-    ~full_backlog() {
-        for (int fd : fillers) ::close(fd);
-        ::close(listener);
-    }
-    endpoint address() const { return endpoint(ip_address::loopback_v4(), port); }
-};
+using test_support::full_backlog;
 
 bool have_ipv6_loopback() {
     int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
@@ -346,23 +315,23 @@ TEST_CASE("sendfile: a slow reader pushes back; the count may pass the end of th
     corio::detail::write_whole_file(dir / "big.bin", big);
     require_clean(net_test::run_checked([&]() -> task<void> {
         auto p = co_await net_test::connected_pair();
-        net_test::set_small_buffers(p.client.native_handle(), 4096);
-        net_test::set_small_buffers(p.served.native_handle(), 4096);
+        net_test::set_small_buffers(p.client.native_handle());
+        net_test::set_small_buffers(p.served.native_handle());
         corio::file small = co_await corio::open(dir / "small.bin", "rb");
         corio::file f = co_await corio::open(dir / "big.bin", "rb");
 
-        auto slow = [&]() -> task<std::string> {
-            std::string got;
-            while (got.size() < big.size()) {
-                got += co_await p.served.read(1000);
-                co_await corio::sleep(0s);
-            }
-            co_return got;
-        };
-        auto reader = corio::spawn(slow());
-        std::uint64_t sent = co_await p.client.sendfile(f);
+        // Nobody reads yet: the socket buffers hold far less than 1 MiB, so it waits.
+        auto sending = corio::spawn(p.client.sendfile(f));
+        for (int i = 0; i < 3; ++i) co_await corio::sleep(0s);
+        REQUIRE_FALSE(sending.done());
+        std::string got;
+        while (got.size() < big.size()) { // a slow reader: small reads, a turn between them
+            got += co_await p.served.read(4096);
+            co_await corio::sleep(0s);
+        }
+        REQUIRE(got == big);
+        std::uint64_t sent = co_await sending;
         REQUIRE(sent == big.size());
-        REQUIRE_AWAIT_EQ(std::move(reader), big);
 
         REQUIRE_AWAIT_EQ(p.client.sendfile(small, 900, 500), 100u); // stops at the end
         REQUIRE_AWAIT_EQ(p.client.sendfile(small, 5000), 0u);         // starts past it
