@@ -93,6 +93,9 @@ public:
     ~file() { release(); }
 
     bool is_open() const noexcept { return h_ != nullptr; }
+    /// The descriptor (-1 once closed), for stream::sendfile and system calls of your own;
+    /// the file object's position and buffers know nothing of what is done with it.
+    int native_handle() const noexcept { return h_ ? h_->fd() : -1; }
     const std::string& path() const noexcept { return path_; }
     const std::string& mode() const noexcept { return mode_; }
     bool readable() const noexcept { return mode_bits_.readable; }

@@ -2,6 +2,7 @@
 // the worker pool for I/O: stream read, readexactly, readuntil, readline and drain,
 // open_connection, and file reads. After each, every byte sent is read exactly once.
 #define CORIO_COUNT_FRAMES 1
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -11,6 +12,8 @@
 #include <mutex>
 #include <thread>
 
+#include "helpers/file_helpers.hpp"
+#include "helpers/full_backlog.hpp"
 #include "helpers/net_helpers.hpp"
 #include "scenarios.hpp"
 
@@ -266,3 +269,110 @@ CONFORMANCE_CASE(stream_drain_case)
 CONFORMANCE_CASE(open_connection_case)
 CONFORMANCE_CASE(file_read_case)
 CONFORMANCE_CASE(file_readline_case)
+
+namespace {
+
+// sendfile blocks while nobody reads; complete() starts a reader that takes everything.
+// A cancelled sendfile has sent some prefix of the file; one that finished, all of it.
+struct sendfile_case : io_case {
+    static constexpr int wake_turns = 1;
+    test_support::temp_dir dir{"corio_sendfile"};
+    std::string content = test_support::pattern(2u << 20, 21);
+    net_test::stream_pair pair;
+    int fd = -1;
+    std::string received;
+    std::optional<corio::task_handle<void>> reader;
+    corio::task<void> block() {
+        corio::detail::write_whole_file(dir / "f.bin", content);
+        fd = ::open((dir / "f.bin").c_str(), O_RDONLY | O_CLOEXEC);
+        REQUIRE(fd >= 0);
+        pair = co_await net_test::connected_pair();
+        net_test::set_small_buffers(pair.client.native_handle());
+        net_test::set_small_buffers(pair.served.native_handle());
+    }
+    corio::task<void> op() {
+        std::uint64_t n = co_await pair.client.sendfile(fd);
+        REQUIRE(n == content.size());
+        got = true;
+    }
+    corio::task<void> read_all() {
+        for (;;) {
+            std::string data = co_await pair.served.read(1 << 16);
+            if (data.empty()) break;
+            received += data;
+        }
+    }
+    corio::task<void> complete() {
+        if (!reader) reader = corio::spawn(read_all());
+        co_return;
+    }
+    corio::task<void> settle() {
+        pair.client.write_eof();
+        co_await complete();
+        co_await *reader;
+        pair.client.close();
+        pair.served.close();
+        co_await pair.client.wait_closed();
+        co_await pair.served.wait_closed();
+        pair.srv.close();
+        co_await pair.srv.wait_closed();
+        ::close(fd);
+    }
+    // Some prefix of the file (from a cancelled sendfile), then the whole file if one
+    // finished.
+    void check() {
+        std::size_t prefix = received.size();
+        if (got) {
+            REQUIRE(received.size() >= content.size());
+            prefix -= content.size();
+            REQUIRE(received.compare(prefix, content.size(), content) == 0);
+        }
+        REQUIRE(prefix <= content.size());
+        REQUIRE(received.compare(0, prefix, content, 0, prefix) == 0);
+    }
+};
+
+// open_connection to two addresses with happy eyeballs: the first (a full backlog) stays
+// pending and the second waits out a delay that never ends, so the op waits with one
+// attempt connecting and one waiting for its turn. complete() makes room in the backlog;
+// the first attempt's retransmitted SYN then gets through.
+struct staggered_connect_case : conformance::case_base {
+    static constexpr int wake_turns = 1;
+    test_support::full_backlog stuck;
+    int fds_at_start = test_support::open_fd_count();
+    std::size_t fillers_at_start = stuck.fillers.size();
+    std::optional<corio::server> live;
+    std::optional<corio::stream> client;
+    corio::task<void> block() {
+        auto handler = [](corio::stream s) -> corio::task<void> { (void)co_await s.read(); };
+        live = co_await corio::start_server(handler, "127.0.0.2", 0);
+    }
+    corio::task<void> op() {
+        std::vector<corio::endpoint> addrs{stuck.address(), live->addresses().at(0)};
+        corio::connect_options opts;
+        opts.happy_eyeballs_delay = std::chrono::hours(1);
+        client = co_await corio::open_connection(addrs, opts);
+        REQUIRE(client->peername() == stuck.address());
+        got = true;
+    }
+    corio::task<void> complete() {
+        stuck.drain();
+        co_return;
+    }
+    corio::task<void> settle() {
+        if (client) client->close();
+        client.reset();
+        live->close();
+        co_await live->wait_closed();
+    }
+    void after_run() {
+        REQUIRE(corio::detail::live_frames.load() == 0);
+        int closed_by_drain = static_cast<int>(fillers_at_start - stuck.fillers.size());
+        REQUIRE(test_support::open_fd_count() == fds_at_start - closed_by_drain);
+    }
+};
+
+} // namespace
+
+CONFORMANCE_CASE(sendfile_case)
+CONFORMANCE_CASE(staggered_connect_case)

@@ -27,14 +27,18 @@
 // A stream belongs to the loop it was made on: awaiting it from a task on another loop
 // (another thread) throws logic_error when that wait would suspend; call_soon_threadsafe
 // and to_thread are the ways across.
+#include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
 
 #include "corio/net/address.hpp"
+#include "corio/net/sendfile.hpp"
 #include "corio/net/stream_core.hpp"
 #include "corio/net/stream_ops.hpp"
 #include "corio/platform/socket_probe.hpp"
@@ -113,6 +117,33 @@ public:
     /// (low, high), as asyncio's get_write_buffer_limits().
     std::pair<std::size_t, std::size_t> write_buffer_limits() const { return {core().low, core().high}; }
 
+    /// asyncio's loop.sendfile: sends `count` bytes of the file `fd` from `offset` (nullopt:
+    /// to its end) and returns how many were sent, fewer when the file ends first. Bytes
+    /// already written go first; write() during the transfer throws std::logic_error. Uses
+    /// sendfile(2) on Linux and copies in chunks elsewhere or for files it refuses. The
+    /// descriptor's own position is not used or moved. Meant for regular files, read on
+    /// the loop's thread as sendfile(2) itself does; a pipe is read where it is, and an
+    /// empty one blocks the loop. Throws the stream's write error (sticky, as for write())
+    /// when the connection fails, a std::system_error naming the descriptor when reading
+    /// the file fails, and std::invalid_argument for a count of 0. Cancelled, it throws
+    /// cancelled_error after some prefix of the range has gone out: the peer's view of
+    /// the stream is then cut short, so close it.
+    task<std::uint64_t> sendfile(int fd, std::uint64_t offset = 0, std::optional<std::uint64_t> count = std::nullopt) {
+        core();
+        return detail::send_file(core_, fd, offset, count);
+    }
+    /// The same for a corio::file (anything with native_handle() and flush()): its
+    /// buffered writes are flushed first; its position is left as it was.
+    template <class File>
+        requires requires(File& f) {
+            { f.native_handle() } -> std::convertible_to<int>;
+            f.flush();
+        }
+    task<std::uint64_t> sendfile(File& f, std::uint64_t offset = 0, std::optional<std::uint64_t> count = std::nullopt) {
+        core();
+        return send_file_of(core_, f, offset, count);
+    }
+
     /// Stops reading (a pending read sees EOF after the buffered bytes) and closes once
     /// the write buffer is sent. Idempotent.
     void close() {
@@ -144,6 +175,13 @@ public:
     }
 
 private:
+    template <class File>
+    static task<std::uint64_t> send_file_of(std::shared_ptr<detail::stream_core> c, File& f, std::uint64_t offset,
+                                            std::optional<std::uint64_t> count) {
+        co_await f.flush();
+        co_return co_await detail::send_file(std::move(c), f.native_handle(), offset, count);
+    }
+
     detail::stream_core& core() const {
         if (!core_) throw std::logic_error("corio: use of an empty (moved-from) stream");
         return *core_;

@@ -138,6 +138,7 @@ public:
     void check_writable() const {
         if (closing || !sock.is_open()) throw std::logic_error("corio: write() on a closed stream");
         if (eof_requested) throw std::logic_error("corio: write() after write_eof()");
+        if (sending_file) throw std::logic_error("corio: write() while sendfile() is in progress");
         if (write_error) throw_write_error();
     }
 
@@ -192,6 +193,7 @@ public:
     /// The buffer is empty (or can never be sent): finish a pending write_eof or close.
     void after_flush() noexcept {
         flushing = false;
+        notify(); // sendfile waits for the buffer to be out before it sends
         if (eof_requested && !eof_sent && wsize() == 0 && sock.is_open()) {
             shutdown_write(sock.fd());
             eof_sent = true;
@@ -283,6 +285,7 @@ public:
     int write_error = 0;
     bool flushing = false, paused = false;
     bool eof_requested = false, eof_sent = false, closing = false;
+    bool sending_file = false; // write() would interleave with the file's bytes
     event changed; // see notify()
 };
 
