@@ -255,7 +255,8 @@ inline process start_process(const std::string& program, const std::vector<std::
 } // namespace detail
 
 /// Starts `program` with `args` (argv[1...]), looked up in PATH when it has no '/'
-/// (asyncio's create_subprocess_exec). Throws std::system_error when it cannot be started,
+/// (asyncio's create_subprocess_exec). With g++ 12, pass the arguments as a named vector:
+/// it rejects a braced list ({"-c", "x"}) inside an expression with co_await. Throws std::system_error when it cannot be started,
 /// with the errno of the failed exec (ENOENT: "cannot run 'nosuch': No such file or
 /// directory"), not as a child exiting with 127; std::invalid_argument for to_stdout
 /// given to stdin or stdout. Cancelling it before it runs starts nothing; the start itself

@@ -46,7 +46,8 @@ struct spawn_request {
 inline pid_t spawn_process(const spawn_request& req) {
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;
-    if (int e = ::posix_spawn_file_actions_init(&actions)) throw std::system_error(e, std::system_category(), "posix_spawn");
+    if (int e = ::posix_spawn_file_actions_init(&actions))
+        throw std::system_error(e, std::system_category(), "posix_spawn");
     if (int e = ::posix_spawnattr_init(&attr)) {
         ::posix_spawn_file_actions_destroy(&actions);
         throw std::system_error(e, std::system_category(), "posix_spawn");
@@ -80,7 +81,8 @@ inline pid_t spawn_process(const spawn_request& req) {
 #elif defined(__APPLE__) && defined(POSIX_SPAWN_CLOEXEC_DEFAULT)
     flags |= POSIX_SPAWN_CLOEXEC_DEFAULT; // with the dup2 actions above, only 0-2 survive
     for (int i = 0; i < 3; ++i)
-        if (req.stdio[i] < 0 && !(i == 2 && req.stderr_to_stdout)) check(::posix_spawn_file_actions_addinherit_np(&actions, i));
+        if (req.stdio[i] < 0 && !(i == 2 && req.stderr_to_stdout))
+            check(::posix_spawn_file_actions_addinherit_np(&actions, i));
 #endif
     sigset_t none, defaults;
     sigemptyset(&none);
