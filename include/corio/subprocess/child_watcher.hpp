@@ -11,7 +11,11 @@
 // Where pidfd_open fails (older kernels, or CORIO_SUBPROCESS_NO_PIDFD=1 in the environment
 // when the loop first starts a child, which the tests use): the loop watches SIGCHLD with a
 // signal_set and, on each arrival, tries waitid(WNOHANG) on each of its own children, never
-// on "any child", so other users of SIGCHLD and their children are left alone.
+// on "any child", so other users of SIGCHLD and their children are left alone. The
+// fallback serves one loop per process: SIGCHLD is one pending signal for the process, and
+// the loop that reads it does not pass it on to another loop's watcher. macOS and the BSDs
+// have no pidfd and their signal watcher ignores watched signals (for SIGCHLD that discards
+// exit statuses): they need an EVFILT_PROC variant, which is not written yet.
 //
 // When the loop ends, children still running are sent SIGKILL and reaped (the wait after
 // SIGKILL is short), so nothing outlives the loop as a zombie; asyncio kills the child
