@@ -13,6 +13,7 @@
 #include "corio/run.hpp"
 #include "corio/signal.hpp"
 #include "corio/spawn.hpp"
+#include "corio/subprocess.hpp"
 #include "corio/sync.hpp"
 #include "corio/task.hpp"
 #include "corio/thread_pool.hpp"

@@ -4,6 +4,8 @@ way there, and asserts what asyncio does. (Equal deadlines are not here: asyncio
 heap does not keep them in order, and corio does; see docs/asyncio-differences.md.) CTest runs it, so the expectations the C++ tests
 hold corio to are checked against the real thing on every run."""
 import asyncio
+import os
+import signal
 import sys
 
 
@@ -116,8 +118,34 @@ async def cancelled_while_running_then_returns():
     assert t.cancelled()
 
 
+async def subprocess_wait_cancelled():
+    # corio: tests/process/test_subprocess.cpp, "cancelling wait() leaves the child running"
+    # and "exit codes, and minus the signal for a killed child".
+    p = await asyncio.create_subprocess_exec("sleep", "100")
+    w = asyncio.create_task(p.wait())
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert w.cancel()
+    await asyncio.gather(w, return_exceptions=True)
+    assert w.cancelled() and p.returncode is None
+    os.kill(p.pid, 0)  # still running
+    p.terminate()
+    assert await p.wait() == -signal.SIGTERM
+    try:
+        p.kill()
+        raise AssertionError("kill() after the child was reaped must raise")
+    except ProcessLookupError:
+        pass
+    try:
+        await asyncio.create_subprocess_exec("corio-no-such-program")
+        raise AssertionError("a missing program must raise, not exit 127")
+    except FileNotFoundError:
+        pass
+
+
 SCENARIOS = [cancel_before_start, double_cancel, lock_after_wake, queue_after_wake,
-             semaphore_after_wake, event_after_wake, cancelled_while_running_then_returns]
+             semaphore_after_wake, event_after_wake, cancelled_while_running_then_returns,
+             subprocess_wait_cancelled]
 
 if __name__ == "__main__":
     if sys.version_info < (3, 11):

@@ -369,6 +369,40 @@ struct staggered_connect_case : conformance::case_base {
         REQUIRE(corio::detail::live_frames.load() == 0);
         int closed_by_drain = static_cast<int>(fillers_at_start - stuck.fillers.size());
         REQUIRE(test_support::open_fd_count() == fds_at_start - closed_by_drain);
+// A `cat` reading a stdin pipe: op() waits for it to end, complete() closes its stdin. The
+// child's exit reaches the loop when the kernel says so, so the wake-up is watched for
+// (the returncode appears) instead of counted in turns.
+struct process_wait_case : io_case {
+    std::optional<corio::process> p;
+    int code = -1;
+    corio::task<void> block() {
+        corio::subprocess_options o;
+        o.stdin_mode = corio::stdio::pipe;
+        p = co_await corio::create_subprocess_exec("cat", {}, o);
+    }
+    corio::task<void> op() {
+        code = co_await p->wait();
+        got = true;
+    }
+    corio::task<void> complete() {
+        p->stdin_pipe().close();
+        co_return;
+    }
+    corio::task<void> cancel_after_wake(corio::task_handle<void>& h) {
+        co_await complete();
+        while (!p->returncode()) co_await corio::sleep(0s); // reaped: the waiter is queued
+        REQUIRE_FALSE(h.done());
+        REQUIRE(h.cancel());
+    }
+    corio::task<void> settle() {
+        p->stdin_pipe().close();
+        int last = co_await p->wait();
+        REQUIRE(last == 0);
+        REQUIRE(corio::get_running_loop().service<corio::detail::child_watcher>().live() == 0);
+        p.reset();
+    }
+    void check() {
+        REQUIRE(code == (got ? 0 : -1)); // a cancelled wait returned nothing
     }
 };
 
@@ -376,3 +410,4 @@ struct staggered_connect_case : conformance::case_base {
 
 CONFORMANCE_CASE(sendfile_case)
 CONFORMANCE_CASE(staggered_connect_case)
+CONFORMANCE_CASE(process_wait_case)

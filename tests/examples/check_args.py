@@ -17,6 +17,8 @@ REFUSED = {
     "http_get": [([], "no URL"), (["--what", "http://127.0.0.1/"], "--what")],
     "file_io": [(["--copy", "a"], "needs a value"), (["--copy", "a", "b", "--interval", "x"], "--interval"),
                 (["--frobnicate"], "--frobnicate")],
+    "subprocess": [(["--repeat", "abc"], "--repeat"), (["--repeat", "0"], "--repeat"),
+                   (["--sort"], "needs a value"), (["--bogus"], "--bogus")],
 }
 
 

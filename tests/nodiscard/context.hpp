@@ -19,6 +19,6 @@ int work(int x);
 corio::task<void> body(corio::stream& s, corio::file& f, corio::event& e, corio::lock& l, corio::semaphore& sem,
                        corio::queue<int>& q, corio::task_handle<int>& h, corio::server& srv, corio::udp_socket& u,
                        corio::signal_set& sig, corio::http::client& http, corio::http::response& resp,
-                       std::vector<corio::task<int>>& tasks, std::string& buf);
+                       std::vector<corio::task<int>>& tasks, std::string& buf, corio::process& proc);
 
 } // namespace nodiscard_test

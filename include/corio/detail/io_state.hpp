@@ -18,16 +18,20 @@ struct io_waiter : cancellable {
     // operation that retries its syscall there can park again without waking its task.
     void (*ready_fn)(void*) = nullptr;
     bool hangup = false; // the event carried an error or hang-up
+    // Not counted as outstanding I/O: a watch the loop keeps for itself (a child process's
+    // exit), which must not keep the loop's shutdown waiting.
+    bool background = false;
 };
 
 // What errors call a descriptor.
-enum class io_kind : unsigned char { descriptor, stream, listener, datagram };
+enum class io_kind : unsigned char { descriptor, stream, listener, datagram, pipe };
 
 inline const char* io_kind_name(io_kind k) noexcept {
     switch (k) {
     case io_kind::stream: return "stream";
     case io_kind::listener: return "listening socket";
     case io_kind::datagram: return "UDP socket";
+    case io_kind::pipe: return "pipe";
     default: return "descriptor";
     }
 }

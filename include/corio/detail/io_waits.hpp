@@ -18,7 +18,7 @@ public:
     io_waits(const io_waits&) = delete;
     io_waits& operator=(const io_waits&) = delete;
 
-    // Waiters parked now, on every descriptor of the loop.
+    // Waiters parked now, on every descriptor of the loop (background watches excepted).
     long parked() const noexcept { return parked_; }
 
     // Parks `w`; a second waiter in the same direction is a logic error (one reader and
@@ -29,7 +29,7 @@ public:
             throw std::logic_error(for_write ? "corio: two concurrent writers on one descriptor"
                                              : "corio: two concurrent readers on one descriptor");
         slot = &w;
-        ++parked_;
+        if (!w.background) ++parked_;
     }
 
     // Takes `w` out if it is still parked (cancelled, or its frame is going away).
@@ -37,7 +37,7 @@ public:
         io_waiter*& slot = for_write ? s.writer : s.reader;
         if (slot != &w) return false;
         slot = nullptr;
-        --parked_;
+        if (!w.background) --parked_;
         return true;
     }
 
@@ -59,8 +59,8 @@ public:
 
 private:
     io_waiter* take(io_waiter*& slot) noexcept {
-        --parked_;
         io_waiter* w = slot;
+        if (!w->background) --parked_;
         slot = nullptr;
         return w;
     }

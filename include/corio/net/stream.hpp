@@ -1,7 +1,9 @@
 #pragma once
 // stream: a connected TCP or Unix socket with asyncio's StreamReader and StreamWriter
 // API in one object (read, readexactly, readline, readuntil, at_eof; write, drain,
-// write_eof, close, wait_closed, peername, sockname).
+// write_eof, close, wait_closed, peername, sockname). The same object serves one end of
+// a pipe to a child process (subprocess.hpp): there write_eof() closes the write end, and
+// errors name the "pipe".
 //
 // Reading pulls from the socket only when the buffer cannot satisfy the call, so the
 // buffer never holds much more than one readuntil() limit or one readexactly() request.

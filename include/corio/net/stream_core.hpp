@@ -1,7 +1,8 @@
 #pragma once
-// The state of one connected stream socket: its read buffer, its write buffer with the
-// high/low water marks and the background flusher, and the sticky errors. stream.hpp
-// documents the behaviour; stream_ops.hpp holds the operations that wait.
+// The state of one connected stream socket (or one end of a pipe): its read buffer, its
+// write buffer with the high/low water marks and the background flusher, and the sticky
+// errors. stream.hpp documents the behaviour; stream_ops.hpp holds the operations that
+// wait. A pipe end uses read/write instead of recv/send, and its write_eof() closes it.
 #include <algorithm>
 #include <coroutine>
 #include <cstddef>
@@ -18,6 +19,7 @@
 #include "corio/event.hpp"
 #include "corio/loop.hpp"
 #include "corio/net/address.hpp"
+#include "corio/platform/pipe_ops.hpp"
 #include "corio/spawn.hpp"
 #include "corio/task.hpp"
 
@@ -44,11 +46,21 @@ inline char* recv_scratch() {
     return buf;
 }
 
+enum class pipe_end : unsigned char { read, write };
+
 class stream_core {
 public:
     stream_core(unique_fd fd, int family) : sock(std::move(fd), io_kind::stream) {
         prepare_stream_socket(sock.fd(), family);
     }
+    /// One end of a pipe (non-blocking). A read end cannot be written (write() throws
+    /// logic_error, as after write_eof()); a write end reads as at EOF.
+    stream_core(unique_fd fd, pipe_end end) : sock(std::move(fd), io_kind::pipe) {
+        if (end == pipe_end::read) eof_requested = eof_sent = true;
+        else eof = true;
+    }
+
+    bool is_pipe() const noexcept { return sock.io.kind == io_kind::pipe; }
     stream_core(const stream_core&) = delete;
     stream_core& operator=(const stream_core&) = delete;
 
@@ -65,6 +77,7 @@ public:
 
     /// What error messages call this stream.
     std::string name() const {
+        if (is_pipe()) return "pipe";
         std::string p = peer.to_string();
         if (!p.empty()) return p;
         std::string l = local().to_string(); // an accepted Unix connection: the server's path
@@ -97,7 +110,16 @@ public:
         rbuf.append(p, n);
     }
 
-    [[noreturn]] void throw_read_error() const { throw_errno(read_error, "recv from " + name()); }
+    [[noreturn]] void throw_read_error() const {
+        throw_errno(read_error, (is_pipe() ? "read from " : "recv from ") + name());
+    }
+
+    long receive(char* buf, std::size_t n) noexcept {
+        return is_pipe() ? pipe_read(sock.fd(), buf, n) : recv_some(sock.fd(), buf, n);
+    }
+    long transmit(const char* buf, std::size_t n) noexcept {
+        return is_pipe() ? pipe_write(sock.fd(), buf, n) : send_some(sock.fd(), buf, n);
+    }
 
     /// One recv of at most `max` bytes into the thread's scratch buffer, without waiting:
     /// the byte count, 0 at EOF (or once closed locally: what is buffered, then EOF), -1
@@ -110,7 +132,7 @@ public:
                 eof = true;
                 return 0;
             }
-            long n = recv_some(sock.fd(), recv_scratch(), std::min(max, recv_scratch_size));
+            long n = receive(recv_scratch(), std::min(max, recv_scratch_size));
             if (n > 0) return n;
             if (n == 0) {
                 eof = true;
@@ -133,11 +155,15 @@ public:
     /// ------------------------------------------------------------ write side
     std::size_t wsize() const noexcept { return wbuf.size() - wbeg; }
 
-    [[noreturn]] void throw_write_error() const { throw_errno(write_error, "send to " + name()); }
+    [[noreturn]] void throw_write_error() const {
+        throw_errno(write_error, (is_pipe() ? "write to " : "send to ") + name());
+    }
 
     void check_writable() const {
         if (closing || !sock.is_open()) throw std::logic_error("corio: write() on a closed stream");
-        if (eof_requested) throw std::logic_error("corio: write() after write_eof()");
+        if (eof_requested) // a pipe's write end closes on write_eof(), so this is its read end
+            throw std::logic_error(is_pipe() ? "corio: write() on the read end of a pipe"
+                                             : "corio: write() after write_eof()");
         if (sending_file) throw std::logic_error("corio: write() while sendfile() is in progress");
         if (write_error) throw_write_error();
     }
@@ -148,7 +174,7 @@ public:
         if (data.empty()) return;
         if (wsize() == 0) { // nothing queued: the kernel may take it all now
             while (!data.empty()) {
-                long n = send_some(sock.fd(), data.data(), data.size());
+                long n = transmit(data.data(), data.size());
                 if (n > 0) {
                     data.remove_prefix(static_cast<std::size_t>(n));
                     continue;
@@ -169,7 +195,7 @@ public:
     bool flush_some() {
         if (!sock.is_open() || write_error) return false;
         while (wsize() > 0) {
-            long n = send_some(sock.fd(), wbuf.data() + wbeg, wsize());
+            long n = transmit(wbuf.data() + wbeg, wsize());
             if (n > 0) {
                 wbeg += static_cast<std::size_t>(n);
                 continue;
@@ -237,6 +263,10 @@ public:
     }
 
     void write_eof() {
+        if (is_pipe() && !eof_requested) { // a pipe has no half-close: its reader sees EOF on close
+            close();
+            return;
+        }
         if (closing || eof_requested) return;
         eof_requested = true;
         if (wsize() == 0 && sock.is_open()) {
