@@ -22,7 +22,7 @@ namespace corio {
 /// as spawned tasks, and their frames are freed when they end (asyncio leaves them
 /// running). co_await close() first to wait for them. Not movable: the tasks report to it.
 template <class T>
-class as_completed_set : detail::member_group {
+class [[nodiscard]] as_completed_set : detail::member_group {
 public:
     template <class Range>
         requires(!std::is_same_v<std::remove_cvref_t<Range>, as_completed_set>)
