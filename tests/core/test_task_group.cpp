@@ -422,3 +422,41 @@ TEST_CASE("as_completed: a cancelled consumer leaves the result for the next awa
         REQUIRE(unwound == 1);
     });
 }
+
+TEST_CASE("task_group: a thousand children, one failing, the rest cancelled whatever state they are in") {
+    int reports = run_counting_reports([]() -> corio::task<void> {
+        int cancelled = 0, finished = 0;
+        corio::event ev;
+        auto body = [&](corio::task_group& g) -> corio::task<void> {
+            for (int i = 0; i < 1000; ++i) {
+                (void)g.spawn([&, i]() -> corio::task<void> {
+                    try {
+                        if (i % 3 == 0) co_await ev.wait();
+                        else if (i % 3 == 1) co_await corio::sleep(1h);
+                        else co_await corio::sleep(0s);
+                    } catch (const corio::cancelled_error&) {
+                        ++cancelled;
+                        throw;
+                    }
+                    ++finished;
+                    if (i == 500) throw std::runtime_error("500");
+                });
+            }
+            co_return;
+        };
+        std::size_t errors = 0;
+        try {
+            co_await corio::task_group::run(body);
+        } catch (const corio::exception_group& e) {
+            errors = e.size();
+            REQUIRE(std::string(e.what()).find("(1 sub-exception): 500") != std::string::npos);
+        }
+        REQUIRE(errors == 1);
+        REQUIRE(cancelled + finished == 1000);
+        // Every waiter (667), and the yielders after 500: woken by their sleep(0) in the same
+        // turn but not resumed yet, they are cancelled there (166). Those before 500 finished.
+        REQUIRE(cancelled == 667 + 166);
+        REQUIRE(finished == 167);
+    });
+    REQUIRE(reports == 0);
+}
