@@ -24,6 +24,8 @@ namespace corio {
 template <class T>
 class [[nodiscard]] as_completed_set : detail::member_group {
 public:
+    /// Spawns every awaitable of `tasks` (moved out of the range); they start on the next
+    /// loop turn. Throws std::logic_error without a running loop.
     template <class Range>
         requires(!std::is_same_v<std::remove_cvref_t<Range>, as_completed_set>)
     explicit as_completed_set(Range&& tasks) {

@@ -29,13 +29,18 @@ public:
 /// to catch it by type.
 class exception_group : public std::runtime_error {
 public:
+    /// Takes the failures in the order they happened; what() is built here, once.
     explicit exception_group(std::vector<std::exception_ptr> errors)
         : std::runtime_error(summary(errors)), errors_(std::move(errors)) {}
 
+    /// Every failure (asyncio's ExceptionGroup.exceptions).
     const std::vector<std::exception_ptr>& exceptions() const noexcept { return errors_; }
+    /// How many failures there are.
     std::size_t size() const noexcept { return errors_.size(); }
+    /// Iteration over the failures, in order.
     auto begin() const noexcept { return errors_.begin(); }
     auto end() const noexcept { return errors_.end(); }
+    /// The i-th failure; throws std::out_of_range past the end.
     const std::exception_ptr& operator[](std::size_t i) const { return errors_.at(i); }
 
     /// How many of the exceptions are an E (or derive from it).
