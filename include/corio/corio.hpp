@@ -1,6 +1,7 @@
 #pragma once
 // Everything corio offers, in one include. (Programs that care about compile time can
 // include just the parts they use: corio/run.hpp, corio/net.hpp, corio/file.hpp, ...)
+#include "corio/as_completed.hpp"
 #include "corio/debug.hpp"
 #include "corio/errors.hpp"
 #include "corio/file.hpp"
@@ -11,11 +12,14 @@
 #include "corio/net/udp.hpp"
 #include "corio/outcome.hpp"
 #include "corio/run.hpp"
+#include "corio/shield.hpp"
 #include "corio/signal.hpp"
 #include "corio/spawn.hpp"
 #include "corio/subprocess.hpp"
 #include "corio/sync.hpp"
 #include "corio/task.hpp"
+#include "corio/task_group.hpp"
 #include "corio/thread_pool.hpp"
 #include "corio/time.hpp"
+#include "corio/timeout.hpp"
 #include "corio/version.hpp"

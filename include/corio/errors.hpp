@@ -1,9 +1,12 @@
 #pragma once
 // The library's own exception types. OS failures are std::system_error.
 #include <cstddef>
+#include <exception>
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 namespace corio {
 
@@ -17,6 +20,64 @@ public:
 class timeout_error : public std::runtime_error {
 public:
     timeout_error() : std::runtime_error("corio: operation timed out") {}
+};
+
+/// Several failures raised together (asyncio's ExceptionGroup): what a task_group throws
+/// when its body or children failed. Holds every exception in the order it happened (the
+/// children's as they finished, the body's last); what() names how many and each one's
+/// message. Iterate it, or use exceptions(), and rethrow one with std::rethrow_exception
+/// to catch it by type.
+class exception_group : public std::runtime_error {
+public:
+    /// Takes the failures in the order they happened; what() is built here, once.
+    explicit exception_group(std::vector<std::exception_ptr> errors)
+        : std::runtime_error(summary(errors)), errors_(std::move(errors)) {}
+
+    /// Every failure (asyncio's ExceptionGroup.exceptions).
+    const std::vector<std::exception_ptr>& exceptions() const noexcept { return errors_; }
+    /// How many failures there are.
+    std::size_t size() const noexcept { return errors_.size(); }
+    /// Iteration over the failures, in order.
+    auto begin() const noexcept { return errors_.begin(); }
+    auto end() const noexcept { return errors_.end(); }
+    /// The i-th failure; throws std::out_of_range past the end.
+    const std::exception_ptr& operator[](std::size_t i) const { return errors_.at(i); }
+
+    /// How many of the exceptions are an E (or derive from it).
+    template <class E>
+    std::size_t count() const {
+        std::size_t n = 0;
+        for (const auto& e : errors_) {
+            try {
+                std::rethrow_exception(e);
+            } catch (const E&) {
+                ++n;
+            } catch (...) {
+            }
+        }
+        return n;
+    }
+
+private:
+    static std::string summary(const std::vector<std::exception_ptr>& errors) {
+        std::string s = "corio: unhandled errors in a task_group (" + std::to_string(errors.size()) +
+                        (errors.size() == 1 ? " sub-exception)" : " sub-exceptions)");
+        const char* sep = ": ";
+        for (const auto& e : errors) {
+            s += sep;
+            sep = "; ";
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& x) {
+                s += x.what();
+            } catch (...) {
+                s += "(not a std::exception)";
+            }
+        }
+        return s;
+    }
+
+    std::vector<std::exception_ptr> errors_;
 };
 
 /// readexactly/readuntil hit EOF first; `partial` keeps what was read.

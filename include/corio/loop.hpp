@@ -490,4 +490,11 @@ private:
 
 inline event_loop& get_running_loop() { return event_loop::current(); }
 
+/// The running loop's clock (asyncio's loop.time()): steady_clock, or the loop's virtual
+/// clock under run_options{.clock = corio::virtual_time}. Outside a loop, steady_clock.
+inline std::chrono::steady_clock::time_point now() noexcept {
+    if (event_loop* l = detail::current_loop_ptr) return l->time();
+    return std::chrono::steady_clock::now();
+}
+
 } // namespace corio

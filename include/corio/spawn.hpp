@@ -40,8 +40,33 @@ inline bool is_cancellation(const std::exception_ptr& e) noexcept {
     }
 }
 
+struct group_member;
+
+/// Something that owns spawned tasks as a set (task_group, as_completed) and must hear
+/// when each ends. member_finished runs inside the task's final step, after its outcome is
+/// set and its frame freed; it must not resume anything inline. It returns true when it
+/// took charge of the task's exception, which then counts as retrieved.
+struct member_group {
+    bool (*member_finished)(member_group*, group_member&, const std::exception_ptr&) noexcept = nullptr;
+};
+
+/// A spawned task's place in a member_group: linked in the group's list of running tasks
+/// while it runs. `cancel` is the typed task_handle::cancel, so a group holding only
+/// these can cancel tasks of any result type.
+struct group_member : list_hook {
+    member_group* group = nullptr;
+    void (*cancel)(group_member&) noexcept = nullptr;
+
+    /// Leaves the group without telling it (the group is going away, or the task is).
+    void leave_group() noexcept {
+        group = nullptr;
+        if (linked()) intrusive_list<group_member>::erase(*this);
+    }
+};
+
 template <class T>
-struct spawned_state final : root_base, result_completion<T> {
+struct spawned_state final : root_base, result_completion<T>, group_member {
+    using value_type = T;
     task<T> work;
     event_loop* loop;
     intrusive_list<join_waiter> waiters;
@@ -53,6 +78,7 @@ struct spawned_state final : root_base, result_completion<T> {
 
     spawned_state(task<T>&& t, event_loop& l) : work(std::move(t)), loop(&l) {
         this->fn = &on_finished;
+        this->cancel = &cancel_member;
         auto& p = work.handle().promise();
         p.slot = &slot;
         p.set_completion(this);
@@ -110,6 +136,10 @@ struct spawned_state final : root_base, result_completion<T> {
         self->work.handle().destroy();
         (void)self->work.release();
         event_loop::release(*self);
+        if (member_group* g = self->group) {
+            self->leave_group();
+            if (g->member_finished(g, *self, self->out.exception())) self->retrieved = true;
+        }
         self->wake_waiters();
         if (self->handles == 0) {
             self->report_if_unobserved();
@@ -118,7 +148,16 @@ struct spawned_state final : root_base, result_completion<T> {
         return std::noop_coroutine();
     }
 
+    /// asyncio's Task.cancel, for a group that holds no task_handle.
+    static void cancel_member(group_member& m) noexcept {
+        auto& self = static_cast<spawned_state&>(m);
+        if (self.done) return;
+        ++self.cancel_requests;
+        self.slot.request();
+    }
+
     void abandon() noexcept override {
+        leave_group(); // the group's owner is being destroyed at shutdown too
         done = true;
         abandoned = true;
         wake_waiters();
@@ -280,6 +319,31 @@ struct spawn_options {
     std::string_view name{};
 };
 
+namespace detail {
+
+/// spawn's body, for the groups that also link the state into their list of members.
+template <class Awaitable>
+auto new_spawned(Awaitable&& work) {
+    using T = typename task_for_t<Awaitable>::value_type;
+    event_loop& loop = event_loop::current();
+    auto* s = new spawned_state<T>(into_task(std::forward<Awaitable>(work)), loop);
+    loop.adopt(*s);
+    loop.post(&spawned_state<T>::start, s);
+    return s;
+}
+
+#if CORIO_DEBUG
+template <class T>
+void name_spawned(spawned_state<T>* s, std::string_view name, code_location at) noexcept {
+    try {
+        s->work.handle().promise().record.name = name.empty() ? at.short_form() : std::string(name);
+    } catch (...) { // no memory for a name: the task runs unnamed
+    }
+}
+#endif
+
+} // namespace detail
+
 /// Schedules `work` on the running loop (asyncio.create_task). It starts on the next turn.
 template <class Awaitable>
 auto spawn(Awaitable&& work, spawn_options options = {}
@@ -287,23 +351,13 @@ auto spawn(Awaitable&& work, spawn_options options = {}
            , detail::code_location at = detail::code_location::here()
 #endif
 ) {
-    using T = typename detail::task_for_t<Awaitable>::value_type;
-    event_loop& loop = event_loop::current();
-    auto* s = new detail::spawned_state<T>(detail::into_task(std::forward<Awaitable>(work)), loop);
+    auto* s = detail::new_spawned(std::forward<Awaitable>(work));
 #if CORIO_DEBUG
-    {
-        auto& r = s->work.handle().promise().record;
-        try {
-            r.name = options.name.empty() ? at.short_form() : std::string(options.name);
-        } catch (...) { // no memory for a name: the task runs unnamed
-        }
-    }
+    detail::name_spawned(s, options.name, at);
 #else
     (void)options;
 #endif
-    loop.adopt(*s);
-    loop.post(&detail::spawned_state<T>::start, s);
-    return task_handle<T>(s);
+    return task_handle<typename std::remove_pointer_t<decltype(s)>::value_type>(s);
 }
 
 /// spawn(f, args...): f(args...) runs as the task; f and the args are kept alive with it.

@@ -1,24 +1,17 @@
 #pragma once
-// sleep, sleep_until and wait_for.
+// sleep, sleep_until and wait_for (a timeout without a scope, see timeout.hpp).
 #include <coroutine>
 #include <optional>
 #include <type_traits>
 
-#include "corio/detail/child.hpp"
 #include "corio/detail/chrono.hpp"
 #include "corio/detail/timer_heap.hpp"
 #include "corio/errors.hpp"
 #include "corio/loop.hpp"
 #include "corio/task.hpp"
+#include "corio/timeout.hpp"
 
 namespace corio {
-
-/// The running loop's clock (asyncio's loop.time()): steady_clock, or the loop's virtual
-/// clock under run_options{.clock = corio::virtual_time}. Outside a loop, steady_clock.
-inline std::chrono::steady_clock::time_point now() noexcept {
-    if (event_loop* l = detail::current_loop_ptr) return l->time();
-    return std::chrono::steady_clock::now();
-}
 
 namespace detail {
 
@@ -103,76 +96,11 @@ detail::sleep_awaiter sleep(std::chrono::duration<Rep, Period> d) {
     return detail::sleep_awaiter(event_loop::to_ns(deadline), d <= d.zero());
 }
 
-namespace detail {
-
-/// Runs one child with a deadline. On timeout it cancels the child, waits for it to
-/// unwind, then throws timeout_error.
-template <class T>
-class [[nodiscard]] timeout_awaiter : child_group, timer_node {
-public:
-    timeout_awaiter(task<T> t, std::int64_t deadline_ns) : child_(std::move(t)) {
-        deadline = deadline_ns;
-        fire = &on_timeout;
-        child_finished = &on_child_finished;
-        cancel_children = &on_cancel_children;
-    }
-    timeout_awaiter(timeout_awaiter&&) = default;
-    ~timeout_awaiter() {
-        if (pending()) loop_->cancel_timer(this);
-    }
-
-    bool await_ready() const noexcept { return false; }
-
-    template <class P>
-    bool await_suspend(std::coroutine_handle<P> h) {
-        loop_ = &event_loop::current();
-        return begin(h, 1, [this] {
-            loop_->add_timer(this, deadline);
-            child_.start(this);
-        });
-    }
-
-    T await_resume() {
-        throw_if_cancelled();
-        if (!timed_out_) return std::move(child_.result()).value();
-        try {
-            return std::move(child_.result()).value(); // finished in spite of the timeout
-        } catch (const cancelled_error&) {
-            throw timeout_error();
-        }
-    }
-
-private:
-    static void on_timeout(timer_node* n) noexcept {
-        auto* self = static_cast<timeout_awaiter*>(n);
-        self->timed_out_ = true;
-        self->child_.cancel();
-    }
-    static void on_child_finished(child_group* g, completion*) noexcept {
-        auto* self = static_cast<timeout_awaiter*>(g);
-        if (self->pending()) self->loop_->cancel_timer(self);
-    }
-    static void on_cancel_children(child_group* g) noexcept {
-        auto* self = static_cast<timeout_awaiter*>(g);
-        if (self->pending()) self->loop_->cancel_timer(self);
-        self->child_.cancel();
-    }
-
-    child<T> child_;
-    event_loop* loop_ = nullptr;
-    bool timed_out_ = false;
-};
-
-} // namespace detail
-
-/// Awaits `work` for at most `d` (asyncio.wait_for). On timeout the work is cancelled and
-/// awaited, then timeout_error is thrown.
+/// Awaits `work` for at most `d` (asyncio.wait_for): timeout(d, work) without a scope. On
+/// timeout the work is cancelled and awaited, then timeout_error is thrown.
 template <class Awaitable, class Rep, class Period>
 auto wait_for(Awaitable&& work, std::chrono::duration<Rep, Period> d) {
-    using T = typename detail::task_for_t<Awaitable>::value_type;
-    auto deadline = now() + std::chrono::ceil<std::chrono::steady_clock::duration>(d);
-    return detail::timeout_awaiter<T>(detail::into_task(std::forward<Awaitable>(work)),
-                                      event_loop::to_ns(deadline));
+    return timeout(d, detail::into_task(std::forward<Awaitable>(work)));
 }
 
 } // namespace corio

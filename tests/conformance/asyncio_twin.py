@@ -141,11 +141,248 @@ async def subprocess_wait_cancelled():
         raise AssertionError("a missing program must raise, not exit 127")
     except FileNotFoundError:
         pass
+async def task_group_failure_cancels_siblings():
+    body_cancelled = sibling_cancelled = refused = False
+
+    async def first():
+        await asyncio.sleep(0.001)
+        raise RuntimeError("first")
+
+    async def second():
+        nonlocal sibling_cancelled
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            sibling_cancelled = True
+            raise RuntimeError("second, while unwinding")
+
+    async def quiet():
+        await asyncio.sleep(3600)
+
+    try:
+        async with asyncio.TaskGroup() as g:
+            g.create_task(first())
+            g.create_task(second())
+            g.create_task(quiet())  # cancelled quietly: not an error
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                body_cancelled = True
+                late = quiet()
+                try:
+                    g.create_task(late)  # a group shutting down takes no new children
+                except RuntimeError:
+                    refused = True
+                    late.close()
+                raise
+        raise AssertionError("no exception group")
+    except BaseExceptionGroup as e:
+        assert [str(x) for x in e.exceptions] == ["first", "second, while unwinding"]
+    assert body_cancelled and sibling_cancelled and refused
+    assert asyncio.current_task().cancelling() == 0
+    await asyncio.sleep(0.001)  # the awaiting task is not cancelled
+
+
+async def task_group_body_error_comes_last():
+    async def child():
+        await asyncio.sleep(0.001)
+        raise RuntimeError("child")
+
+    try:
+        async with asyncio.TaskGroup() as g:
+            g.create_task(child())
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                raise ValueError("body")
+        raise AssertionError("no exception group")
+    except BaseExceptionGroup as e:
+        assert [str(x) for x in e.exceptions] == ["child", "body"]
+
+
+async def task_group_outer_cancel():
+    unwound = 0
+    returned = False
+
+    async def child():
+        nonlocal unwound
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            pass
+        await asyncio.sleep(0.001)  # unwinding takes a while
+        unwound += 1
+        raise asyncio.CancelledError
+
+    async def outer():
+        nonlocal returned
+        async with asyncio.TaskGroup() as g:
+            for _ in range(3):
+                g.create_task(child())
+            await asyncio.sleep(3600)
+        returned = True
+
+    t = asyncio.create_task(outer())
+    await asyncio.sleep(0.001)
+    assert t.cancel()
+    try:
+        await t
+        raise AssertionError("not cancelled")
+    except asyncio.CancelledError:
+        pass
+    assert unwound == 3 and not returned and t.cancelling() == 1
+
+
+async def timeout_expiry_and_swallowed_cancel():
+    unwound = False
+    try:
+        async with asyncio.timeout(0.001) as s:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                unwound = s.expired()
+                raise
+        raise AssertionError("no timeout")
+    except TimeoutError:
+        pass
+    assert unwound
+    # The work swallows the cancellation and goes on: no TimeoutError.
+    async with asyncio.timeout(0.001) as s:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            pass
+    assert s.expired()
+    assert asyncio.current_task().cancelling() == 0
+
+
+async def timeout_nested():
+    inner_timed_out = False
+    async with asyncio.timeout(3600) as outer:
+        try:
+            async with asyncio.timeout(0.001):
+                await asyncio.sleep(3600)
+        except TimeoutError:
+            inner_timed_out = True
+    assert inner_timed_out and not outer.expired()
+
+    inner_saw_cancel = False
+    inner_expired = True
+    try:
+        async with asyncio.timeout(0.001):
+            try:
+                async with asyncio.timeout(3600) as inner:
+                    try:
+                        await asyncio.sleep(3600)
+                    finally:
+                        inner_expired = inner.expired()
+            except asyncio.CancelledError:
+                inner_saw_cancel = True
+                raise
+        raise AssertionError("no timeout")
+    except TimeoutError:
+        pass
+    assert inner_saw_cancel and not inner_expired
+
+
+async def timeout_outer_cancel_passes_through():
+    loop = asyncio.get_running_loop()
+    expired = False
+    deadline = loop.time() + 0.02
+
+    async def victim():
+        nonlocal expired
+        async with asyncio.timeout_at(deadline) as s:
+            try:
+                await asyncio.sleep(3600)
+            finally:
+                expired = s.expired()
+
+    t = asyncio.create_task(victim())
+    loop.call_at(deadline, t.cancel)  # due with the deadline: both before the task resumes
+    try:
+        await t
+        raise AssertionError("not cancelled")
+    except asyncio.CancelledError:
+        pass
+    assert expired
+
+
+async def timeout_reschedule():
+    loop = asyncio.get_running_loop()
+    async with asyncio.timeout(0.001) as s:
+        s.reschedule(loop.time() + 3600)  # later: the work finishes
+        await asyncio.sleep(0.02)
+    assert not s.expired()
+    refused = False
+    try:
+        async with asyncio.timeout(3600) as s:
+            await asyncio.sleep(0)
+            s.reschedule(loop.time() - 0.001)  # in the past: expires on the next turn
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                try:
+                    s.reschedule(loop.time() + 3600)
+                except RuntimeError:
+                    refused = True
+                raise
+        raise AssertionError("no timeout")
+    except TimeoutError:
+        pass
+    assert refused
+
+
+async def shield_keeps_the_work():
+    go = asyncio.Event()
+    finished = False
+
+    async def work():
+        nonlocal finished
+        await go.wait()
+        finished = True
+        return 1
+
+    async def awaiter():
+        return await asyncio.shield(work())
+
+    t = asyncio.create_task(awaiter())
+    await asyncio.sleep(0.001)
+    assert t.cancel()
+    try:
+        await t
+        raise AssertionError("not cancelled")
+    except asyncio.CancelledError:
+        pass
+    assert not finished  # the awaiter left before the work ended
+    go.set()
+    await asyncio.sleep(0.001)
+    assert finished  # and the work was not cancelled
+
+
+async def as_completed_order():
+    async def after(ms):
+        await asyncio.sleep(ms / 1000)
+        if ms == 20:
+            raise RuntimeError("twenty")
+        return ms
+
+    got = []
+    for next_done in asyncio.as_completed([after(30), after(1), after(20), after(10)]):
+        try:
+            got.append(await next_done)
+        except RuntimeError:
+            got.append(-1)
+    assert got == [1, 10, -1, 30]
 
 
 SCENARIOS = [cancel_before_start, double_cancel, lock_after_wake, queue_after_wake,
              semaphore_after_wake, event_after_wake, cancelled_while_running_then_returns,
              subprocess_wait_cancelled]
+             task_group_failure_cancels_siblings, task_group_body_error_comes_last,
+             task_group_outer_cancel, timeout_expiry_and_swallowed_cancel, timeout_nested,
+             timeout_outer_cancel_passes_through, timeout_reschedule, shield_keeps_the_work,
+             as_completed_order]
 
 if __name__ == "__main__":
     if sys.version_info < (3, 11):

@@ -1,6 +1,7 @@
 // asyncio's cancellation rules, scenario by scenario. asyncio_twin.py runs the same
 // scenarios on asyncio and asserts the same outcomes, so both sides are checked.
 #define CORIO_COUNT_FRAMES 1
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -219,5 +220,287 @@ TEST_CASE("semantics: equal deadlines keep their order when some were scheduled 
         for (int i = 1; i < 40; ++i) expected.push_back(i);
         expected.push_back(0);
         REQUIRE(order == expected);
+    }());
+}
+
+// Structured concurrency: task_group, timeout, shield and as_completed, as asyncio_twin.py.
+namespace {
+
+std::vector<std::string> messages_of(const corio::exception_group& g) {
+    std::vector<std::string> out;
+    for (const auto& e : g) {
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& x) {
+            out.push_back(x.what());
+        }
+    }
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("semantics: a failing child cancels the body and its siblings; every error comes out") {
+    corio::run([]() -> corio::task<void> {
+        bool body_cancelled = false, sibling_cancelled = false, refused = false;
+        std::vector<std::string> errors;
+        auto body = [&](corio::task_group& g) -> corio::task<void> {
+            (void)g.spawn([]() -> corio::task<void> {
+                co_await corio::sleep(1ms);
+                throw std::runtime_error("first");
+            });
+            (void)g.spawn([&]() -> corio::task<void> {
+                try {
+                    co_await corio::sleep(1h);
+                } catch (const corio::cancelled_error&) {
+                    sibling_cancelled = true;
+                    throw std::runtime_error("second, while unwinding");
+                }
+            });
+            (void)g.spawn([]() -> corio::task<void> { co_await corio::sleep(1h); }); // quietly
+            try {
+                co_await corio::sleep(1h);
+            } catch (const corio::cancelled_error&) {
+                body_cancelled = true;
+                try {
+                    (void)g.spawn([]() -> corio::task<void> { co_return; });
+                } catch (const std::logic_error&) {
+                    refused = true;
+                }
+                throw;
+            }
+        };
+        try {
+            co_await corio::task_group::run(body);
+            FAIL("no exception_group");
+        } catch (const corio::exception_group& e) {
+            errors = messages_of(e);
+        }
+        REQUIRE(errors == std::vector<std::string>{"first", "second, while unwinding"});
+        REQUIRE(body_cancelled);
+        REQUIRE(sibling_cancelled);
+        REQUIRE(refused);
+        co_await corio::sleep(1ms); // the awaiting task is not cancelled
+    }());
+}
+
+TEST_CASE("semantics: the body's own error comes after the children's") {
+    corio::run([]() -> corio::task<void> {
+        auto body = [](corio::task_group& g) -> corio::task<void> {
+            (void)g.spawn([]() -> corio::task<void> {
+                co_await corio::sleep(1ms);
+                throw std::runtime_error("child");
+            });
+            bool cancelled = false;
+            try {
+                co_await corio::sleep(1h);
+            } catch (const corio::cancelled_error&) {
+                cancelled = true;
+            }
+            if (cancelled) throw std::invalid_argument("body");
+        };
+        std::vector<std::string> errors;
+        try {
+            co_await corio::task_group::run(body);
+        } catch (const corio::exception_group& e) {
+            errors = messages_of(e);
+        }
+        REQUIRE(errors == std::vector<std::string>{"child", "body"});
+    }());
+}
+
+TEST_CASE("semantics: cancelling the task awaiting a group waits for every child, then cancels") {
+    corio::run([]() -> corio::task<void> {
+        int unwound = 0;
+        bool returned = false;
+        auto child = [&]() -> corio::task<void> {
+            try {
+                co_await corio::sleep(1h);
+            } catch (const corio::cancelled_error&) {
+            }
+            co_await corio::sleep(1ms); // unwinding takes a while
+            ++unwound;
+            throw corio::cancelled_error();
+        };
+        auto body = [&](corio::task_group& g) -> corio::task<void> {
+            for (int i = 0; i < 3; ++i) (void)g.spawn(child);
+            co_await corio::sleep(1h);
+        };
+        auto outer = [&]() -> corio::task<void> {
+            co_await corio::task_group::run(body);
+            returned = true;
+        };
+        auto t = corio::spawn(outer);
+        co_await corio::sleep(1ms);
+        REQUIRE(t.cancel());
+        bool cancelled = co_await ended_cancelled(t);
+        REQUIRE(cancelled);
+        REQUIRE(unwound == 3);
+        REQUIRE_FALSE(returned);
+        REQUIRE(t.cancelling() == 1);
+    }());
+}
+
+TEST_CASE("semantics: a timeout cancels the work, then timeout_error; swallowed, no error") {
+    corio::run([]() -> corio::task<void> {
+        bool unwound = false;
+        auto body = [&](corio::timeout_scope& s) -> corio::task<void> {
+            try {
+                co_await corio::sleep(1h);
+            } catch (const corio::cancelled_error&) {
+                unwound = s.expired();
+                throw;
+            }
+        };
+        REQUIRE_THROWS_AS(co_await corio::timeout(1ms, body), corio::timeout_error);
+        REQUIRE(unwound);
+        bool expired = false;
+        auto swallow = [&](corio::timeout_scope& s) -> corio::task<void> {
+            try {
+                co_await corio::sleep(1h);
+            } catch (const corio::cancelled_error&) {
+            }
+            expired = s.expired();
+        };
+        co_await corio::timeout(1ms, swallow);
+        REQUIRE(expired);
+    }());
+}
+
+TEST_CASE("semantics: nested timeouts, the inner expiring and the outer expiring") {
+    corio::run([]() -> corio::task<void> {
+        bool inner_timed_out = false, outer_expired = true;
+        auto inner_first = [&](corio::timeout_scope& outer) -> corio::task<void> {
+            try {
+                co_await corio::timeout(1ms, corio::sleep(1h));
+            } catch (const corio::timeout_error&) {
+                inner_timed_out = true;
+            }
+            outer_expired = outer.expired();
+        };
+        co_await corio::timeout(1h, inner_first);
+        REQUIRE(inner_timed_out);
+        REQUIRE_FALSE(outer_expired);
+
+        bool inner_saw_cancel = false, inner_expired = true;
+        auto inner = [&](corio::timeout_scope& s) -> corio::task<void> {
+            try {
+                co_await corio::sleep(1h);
+            } catch (const corio::cancelled_error&) {
+                inner_expired = s.expired();
+                throw;
+            }
+        };
+        auto outer_first = [&](corio::timeout_scope&) -> corio::task<void> {
+            try {
+                co_await corio::timeout(1h, inner);
+            } catch (const corio::cancelled_error&) {
+                inner_saw_cancel = true;
+                throw;
+            }
+        };
+        REQUIRE_THROWS_AS(co_await corio::timeout(1ms, outer_first), corio::timeout_error);
+        REQUIRE(inner_saw_cancel);
+        REQUIRE_FALSE(inner_expired);
+    }());
+}
+
+TEST_CASE("semantics: a cancellation from outside passes a timeout that expired with it") {
+    corio::run([]() -> corio::task<void> {
+        auto deadline = std::chrono::steady_clock::now() + 20ms;
+        bool expired = false;
+        auto body = [&](corio::timeout_scope& s) -> corio::task<void> {
+            try {
+                co_await corio::sleep(1h);
+            } catch (const corio::cancelled_error&) {
+                expired = s.expired();
+                throw;
+            }
+        };
+        auto victim = [&]() -> corio::task<void> { co_await corio::timeout_at(deadline, body); };
+        auto t = corio::spawn(victim);
+        // Due a nanosecond before the deadline: one pass over the due timers fires both.
+        auto canceller = corio::spawn([&]() -> corio::task<void> {
+            co_await corio::sleep_until(deadline - 1ns);
+            REQUIRE(t.cancel());
+        });
+        bool cancelled = co_await ended_cancelled(t);
+        co_await canceller;
+        REQUIRE(cancelled);
+        REQUIRE(expired);
+    }());
+}
+
+TEST_CASE("semantics: reschedule moves a deadline; an expired scope refuses it") {
+    corio::run([]() -> corio::task<void> {
+        bool expired = true;
+        auto later = [&](corio::timeout_scope& s) -> corio::task<void> {
+            s.reschedule(std::chrono::steady_clock::now() + 1h);
+            co_await corio::sleep(20ms);
+            expired = s.expired();
+        };
+        co_await corio::timeout(1ms, later);
+        REQUIRE_FALSE(expired);
+        bool refused = false;
+        auto sooner = [&](corio::timeout_scope& s) -> corio::task<void> {
+            co_await corio::sleep(0s);
+            s.reschedule(std::chrono::steady_clock::now() - 1ms);
+            try {
+                co_await corio::sleep(1h);
+            } catch (const corio::cancelled_error&) {
+                try {
+                    s.reschedule(std::chrono::steady_clock::now() + 1h);
+                } catch (const std::logic_error&) {
+                    refused = true;
+                }
+                throw;
+            }
+        };
+        REQUIRE_THROWS_AS(co_await corio::timeout(1h, sooner), corio::timeout_error);
+        REQUIRE(refused);
+    }());
+}
+
+TEST_CASE("semantics: a shielded operation outlives its cancelled awaiter") {
+    corio::run([]() -> corio::task<void> {
+        corio::event go;
+        bool finished = false;
+        auto work = [&]() -> corio::task<int> {
+            co_await go.wait();
+            finished = true;
+            co_return 1;
+        };
+        auto awaiter = [&]() -> corio::task<void> { (void)co_await corio::shield(work); };
+        auto t = corio::spawn(awaiter);
+        co_await corio::sleep(1ms);
+        REQUIRE(t.cancel());
+        bool cancelled = co_await ended_cancelled(t);
+        REQUIRE(cancelled);
+        REQUIRE_FALSE(finished);
+        go.set();
+        co_await corio::sleep(1ms);
+        REQUIRE(finished);
+    }());
+}
+
+TEST_CASE("semantics: as_completed hands results out in finishing order") {
+    corio::run([]() -> corio::task<void> {
+        auto after = [](int ms) -> corio::task<int> {
+            co_await corio::sleep(std::chrono::milliseconds(ms));
+            if (ms == 20) throw std::runtime_error("twenty");
+            co_return ms;
+        };
+        std::vector<corio::task<int>> tasks;
+        for (int ms : {30, 1, 20, 10}) tasks.push_back(after(ms));
+        auto ac = corio::as_completed(std::move(tasks));
+        std::vector<int> got;
+        while (auto next = ac.next()) {
+            try {
+                got.push_back(co_await *next);
+            } catch (const std::runtime_error&) {
+                got.push_back(-1);
+            }
+        }
+        REQUIRE(got == std::vector<int>{1, 10, -1, 30});
     }());
 }

@@ -1,6 +1,6 @@
 // The five cancellation situations for the awaitables that need no descriptor: sleep,
 // event, lock, semaphore, queue get and put, gather, race, wait_for, an awaited task
-// handle, and to_thread.
+// handle, to_thread, task_group, timeout, shield and as_completed.
 #define CORIO_COUNT_FRAMES 1
 #include <atomic>
 #include <condition_variable>
@@ -316,3 +316,95 @@ CONFORMANCE_CASE(race_case)
 CONFORMANCE_CASE(wait_for_case)
 CONFORMANCE_CASE(task_handle_case)
 CONFORMANCE_CASE(to_thread_case)
+
+// Structured concurrency: task_group, timeout, shield and as_completed.
+namespace {
+
+// A task_group whose body and two children wait on the event. Cancelling the awaiting
+// task cancels them all and waits for them before cancelled_error arrives.
+struct task_group_case : gather_case {
+    corio::task<void> op() {
+        std::optional<corio::task_handle<int>> a, b;
+        auto body = [&](corio::task_group& g) -> corio::task<void> {
+            a = g.spawn(child(1));
+            b = g.spawn(child(2));
+            co_await ev.wait();
+        };
+        co_await corio::task_group::run(body);
+        REQUIRE(a->result() + b->result() == 3);
+        got = true;
+    }
+};
+
+// The scoped form, with a deadline that does not pass: only the awaiting task's
+// cancellation is in play, and it must stay cancelled_error.
+struct timeout_case : gather_case {
+    corio::task<void> op() {
+        auto body = [this](corio::timeout_scope& s) -> corio::task<int> {
+            int v = co_await child(5);
+            REQUIRE_FALSE(s.expired());
+            co_return v;
+        };
+        int v = co_await corio::timeout(1h, body);
+        REQUIRE(v == 5);
+        got = true;
+    }
+};
+
+// Work whose tasks may outlive the awaiter that started them (shield, as_completed):
+// settle() lets them all end, and check() sees none left.
+struct detached_case : frames_checked {
+    corio::event ev;
+    int live = 0;
+    struct alive {
+        int& n;
+        explicit alive(int& count) : n(count) { ++n; }
+        ~alive() { --n; }
+    };
+    corio::task<int> child(int v) {
+        alive a(live);
+        co_await ev.wait();
+        co_return v;
+    }
+    corio::task<void> complete() {
+        ev.set();
+        co_return;
+    }
+    corio::task<void> settle() {
+        ev.set();
+        while (live > 0) co_await corio::sleep(0s);
+        ev.clear();
+    }
+    void check() { REQUIRE(live == 0); }
+};
+
+// The awaiter leaves at once when cancelled; the shielded work is not cancelled.
+struct shield_case : detached_case {
+    static constexpr int wake_turns = 1; // the work runs to its end and wakes the awaiter
+    corio::task<void> op() {
+        int v = co_await corio::shield(child(4));
+        REQUIRE(v == 4);
+        got = true;
+    }
+};
+
+// A cancelled consumer leaves the loop; as_completed cancels the tasks still running.
+struct as_completed_case : detached_case {
+    corio::task<void> op() {
+        std::vector<corio::task<int>> tasks;
+        tasks.push_back(child(1));
+        tasks.push_back(child(2));
+        auto ac = corio::as_completed(std::move(tasks));
+        int sum = 0;
+        while (auto next = ac.next()) sum += co_await *next;
+        REQUIRE(sum == 3);
+        got = true;
+    }
+};
+
+} // namespace
+
+CONFORMANCE_CASE(task_group_case)
+CONFORMANCE_CASE(timeout_case)
+CONFORMANCE_CASE(shield_case)
+CONFORMANCE_CASE(as_completed_case)

@@ -14,6 +14,8 @@ namespace nodiscard_test {
 corio::task<int> child();
 corio::task<void> handle(corio::stream s);
 int work(int x);
+corio::task<void> group_body(corio::task_group& g);
+corio::task<int> scoped_body(corio::timeout_scope& s);
 
 // Every snippet is the body of this coroutine.
 corio::task<void> body(corio::stream& s, corio::file& f, corio::event& e, corio::lock& l, corio::semaphore& sem,

@@ -109,7 +109,7 @@ inline const char* state_name(frame_record::state s) noexcept {
 /// One line for a frame: `"name" function (suspended at file.cpp:42)`.
 inline std::string describe(const frame_record& r) {
     std::string s;
-    if (r.root) s += "\"" + r.name + "\" ";
+    if (r.root && !r.name.empty()) s += "\"" + r.name + "\" ";
     s += r.created.function ? r.created.function : "?";
     s += " (";
     s += state_name(r.st);
