@@ -378,7 +378,7 @@ async def as_completed_order():
 
 SCENARIOS = [cancel_before_start, double_cancel, lock_after_wake, queue_after_wake,
              semaphore_after_wake, event_after_wake, cancelled_while_running_then_returns,
-             subprocess_wait_cancelled]
+             subprocess_wait_cancelled,
              task_group_failure_cancels_siblings, task_group_body_error_comes_last,
              task_group_outer_cancel, timeout_expiry_and_swallowed_cancel, timeout_nested,
              timeout_outer_cancel_passes_through, timeout_reschedule, shield_keeps_the_work,
