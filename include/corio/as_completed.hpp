@@ -29,7 +29,7 @@ public:
     template <class Range>
         requires(!std::is_same_v<std::remove_cvref_t<Range>, as_completed_set>)
     explicit as_completed_set(Range&& tasks) {
-        member_finished = &on_member_finished;
+        member_finished = detail::thunk<detail::member_group, &as_completed_set::on_member_finished>;
         if constexpr (requires { std::size(tasks); }) handles_.reserve(std::size(tasks));
         for (auto&& t : tasks) {
             auto* s = detail::new_spawned(std::move(t));
@@ -91,9 +91,9 @@ private:
         co_return h.result();
     }
 
-    static bool on_member_finished(member_group* g, detail::group_member& m,
-                                   const std::exception_ptr&) noexcept {
-        static_cast<as_completed_set*>(g)->finished_.put_nowait(&m);
+    friend struct detail::dispatch;
+    bool on_member_finished(detail::group_member& m, const std::exception_ptr&) noexcept {
+        finished_.put_nowait(&m);
         return false;
     }
 

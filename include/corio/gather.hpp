@@ -64,8 +64,8 @@ template <group_mode Mode, class Children>
 class group_awaiter : protected child_group {
 public:
     explicit group_awaiter(Children cs) : children_(std::move(cs)) {
-        child_finished = &on_child_finished;
-        cancel_children = &on_cancel_children;
+        child_finished = thunk<child_group, &group_awaiter::on_child_finished>;
+        cancel_children = thunk<child_group, &group_awaiter::cancel_all>;
     }
     group_awaiter(group_awaiter&&) = default;
 
@@ -96,22 +96,19 @@ protected:
     std::size_t winner_ = ~std::size_t(0);
 
 private:
-    static void on_child_finished(child_group* g, completion* c) noexcept {
-        auto* self = static_cast<group_awaiter*>(g);
+    friend struct dispatch;
+    void on_child_finished(completion* c) noexcept {
         if constexpr (Mode == group_mode::race) {
-            if (self->winner_ != ~std::size_t(0) || self->parent_cancelled) return;
-            self->winner_ = index_of(self->children_, c);
-            self->cancel_all();
+            if (winner_ != ~std::size_t(0) || parent_cancelled) return;
+            winner_ = index_of(children_, c);
+            cancel_all();
         } else if constexpr (Mode == group_mode::gather) {
-            if (self->first_error_ || self->parent_cancelled) return;
-            std::exception_ptr e = exception_of(self->children_, c);
+            if (first_error_ || parent_cancelled) return;
+            std::exception_ptr e = exception_of(children_, c);
             if (!e) return;
-            self->first_error_ = std::move(e);
-            self->cancel_all();
+            first_error_ = std::move(e);
+            cancel_all();
         }
-    }
-    static void on_cancel_children(child_group* g) noexcept {
-        static_cast<group_awaiter*>(g)->cancel_all();
     }
     void cancel_all() noexcept {
         for_each_child(children_, [](auto& c) { c.cancel(); });

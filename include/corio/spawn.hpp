@@ -77,7 +77,7 @@ struct spawned_state final : root_base, result_completion<T>, group_member {
     bool retrieved = false;
 
     spawned_state(task<T>&& t, event_loop& l) : work(std::move(t)), loop(&l) {
-        this->fn = &on_finished;
+        this->fn = thunk<completion, &spawned_state::on_finished>;
         this->cancel = &cancel_member;
         auto& p = work.handle().promise();
         p.slot = &slot;
@@ -89,17 +89,16 @@ struct spawned_state final : root_base, result_completion<T>, group_member {
 
     /// The task's first step, run from the ready queue. A task cancelled before it started
     /// never runs its body (asyncio): it ends cancelled at once.
-    static void start(void* p) {
-        auto* self = static_cast<spawned_state*>(p);
-        if (!self->slot.take_pending()) {
-            self->work.handle().resume();
+    void start() {
+        if (!slot.take_pending()) {
+            work.handle().resume();
             return;
         }
-        self->out.set_exception(std::make_exception_ptr(cancelled_error()));
+        this->out.set_exception(std::make_exception_ptr(cancelled_error()));
 #if CORIO_DEBUG
-        self->work.handle().promise().record.st = frame_record::state::finished; // not "never run"
+        work.handle().promise().record.st = frame_record::state::finished; // not "never run"
 #endif
-        (void)on_finished(self);
+        (void)on_finished();
     }
 
     outcome<T>& result() noexcept { return this->out; }
@@ -126,8 +125,8 @@ struct spawned_state final : root_base, result_completion<T>, group_member {
     /// Runs inside the task's final_suspend (or before its first step): the frame is
     /// suspended, so it is destroyed here, and with it the task's locals and parameters,
     /// such as a connection's stream, even while handles keep the result.
-    static std::coroutine_handle<> on_finished(completion* c) noexcept {
-        auto* self = static_cast<spawned_state*>(c);
+    std::coroutine_handle<> on_finished() noexcept {
+        spawned_state* self = this;
         // Cancelled while running, then returned without waiting again: asyncio ends such
         // a task cancelled, so the request that cancel() reported is not dropped.
         if (self->slot.take_pending() && !self->out.has_exception())
@@ -257,7 +256,7 @@ public:
             if (h_.s_->loop != detail::current_loop_ptr) [[unlikely]]
                 detail::throw_foreign_loop("task_handle", -1, h_.s_->loop, detail::current_loop_ptr);
             handle = h;
-            if (!arm(detail::slot_of(h), &on_cancel)) return false;
+            if (!arm(detail::slot_of(h), detail::thunk<detail::operation, &basic_awaiter::on_cancel>)) return false;
             h_.s_->waiters.push_back(*this);
             return true;
         }
@@ -271,15 +270,15 @@ public:
         }
 
     private:
-        static void on_cancel(detail::operation* op) noexcept {
-            auto* self = static_cast<basic_awaiter*>(static_cast<detail::join_waiter*>(op));
+        friend struct detail::dispatch;
+        void on_cancel() noexcept {
             if constexpr (Take) { // cancel the awaited task too, and wait for it to unwind
-                self->cancel_requested = true;
-                self->h_.cancel();
+                cancel_requested = true;
+                h_.cancel();
             } else {
-                detail::intrusive_list<detail::join_waiter>::erase(*self);
-                self->cancelled = true;
-                self->h_.s_->loop->post(self->handle);
+                detail::intrusive_list<detail::join_waiter>::erase(*this);
+                cancelled = true;
+                h_.s_->loop->post(handle);
             }
         }
         task_handle& h_;
@@ -328,7 +327,7 @@ auto new_spawned(Awaitable&& work) {
     event_loop& loop = event_loop::current();
     auto* s = new spawned_state<T>(into_task(std::forward<Awaitable>(work)), loop);
     loop.adopt(*s);
-    loop.post(&spawned_state<T>::start, s);
+    loop.post(thunk<spawned_state<T>, &spawned_state<T>::start, void>, s);
     return s;
 }
 

@@ -88,9 +88,11 @@ private:
     template <class F>
     friend class detail::task_group_run;
 
+    friend struct detail::dispatch;
+
     task_group() noexcept {
-        member_finished = &on_member_finished;
-        cancel_children = &on_cancel_all;
+        member_finished = detail::thunk<detail::member_group, &task_group::on_member_finished>;
+        cancel_children = detail::thunk<detail::child_group, &task_group::on_cancel_all>;
     }
     // Only reached with children still running when the loop destroys the awaiting frame
     // at shutdown; the children are roots of the loop, which deals with them.
@@ -120,29 +122,26 @@ private:
         if (!aborting_) abort();
     }
 
-    static bool on_member_finished(member_group* mg, detail::group_member&,
-                                   const std::exception_ptr& e) noexcept {
-        auto* g = static_cast<task_group*>(mg);
-        --g->running_;
+    bool on_member_finished(detail::group_member&, const std::exception_ptr& e) noexcept {
+        --running_;
         bool taken = false;
         if (e && !detail::is_cancellation(e)) {
-            g->errors_.push_back(e);
+            errors_.push_back(e);
             taken = true;
-            if (!g->aborting_) {
-                g->body_cancelled_by_group_ = g->body_running_;
-                g->abort();
+            if (!aborting_) {
+                body_cancelled_by_group_ = body_running_;
+                abort();
             }
         }
-        if (--g->remaining == 0) {
-            g->disarm();
-            g->loop_->post(g->parent);
+        if (--remaining == 0) {
+            disarm();
+            loop_->post(parent);
         }
         return taken;
     }
 
-    static void on_cancel_all(detail::child_group* cg) noexcept {
-        auto* g = static_cast<task_group*>(cg);
-        if (!g->aborting_) g->abort();
+    void on_cancel_all() noexcept {
+        if (!aborting_) abort();
     }
 
     // Errors first, as asyncio: they win over a cancellation of the awaiting task.
@@ -180,7 +179,7 @@ public:
     /// The body's task is made here, so a callable that throws does so before anything
     /// is armed; it starts when awaited.
     explicit task_group_run(F f) : f_(std::move(f)) {
-        child_finished = &on_body_finished;
+        child_finished = thunk<child_group, &task_group_run::on_body_finished>;
         body_.emplace(into_task(detail::invoke(f_, static_cast<task_group&>(*this))));
     }
     task_group_run(task_group_run&&) = delete;
@@ -203,10 +202,8 @@ public:
     }
 
 private:
-    static void on_body_finished(child_group* g, completion*) noexcept {
-        auto* self = static_cast<task_group_run*>(static_cast<task_group*>(g));
-        self->body_ended(self->body_->result().exception());
-    }
+    friend struct dispatch;
+    void on_body_finished(completion*) noexcept { body_ended(body_->result().exception()); }
 
     F f_;
     std::optional<child<R>> body_;

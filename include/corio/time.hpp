@@ -33,11 +33,11 @@ public:
     bool await_suspend(std::coroutine_handle<P> h) {
         handle_ = h;
         event_loop& loop = event_loop::current();
-        if (!arm(slot_of(h), &on_cancel)) return false;
+        if (!arm(slot_of(h), thunk<operation, &sleep_awaiter::on_cancel>)) return false;
         if (yield_) {
             loop.post(h); // sleep(0): behind everything already ready
         } else {
-            fire = &on_fire;
+            fire = thunk<timer_node, &sleep_awaiter::on_fire>;
             loop.add_timer(this, deadline);
         }
         return true;
@@ -49,19 +49,16 @@ public:
     }
 
 private:
-    static void on_fire(timer_node* n) noexcept {
-        auto* self = static_cast<sleep_awaiter*>(n);
-        event_loop::current().post(self->handle_);
-    }
+    friend struct dispatch;
+    void on_fire() noexcept { event_loop::current().post(handle_); }
     /// Cancelled before the timer fired: resume now. After it fired (already queued),
     /// the resumption throws instead, as asyncio's task does.
-    static void on_cancel(operation* op) noexcept {
-        auto* self = static_cast<sleep_awaiter*>(static_cast<cancellable*>(op));
-        self->cancelled = true;
-        if (self->pending()) {
+    void on_cancel() noexcept {
+        cancelled = true;
+        if (pending()) {
             event_loop& loop = event_loop::current();
-            loop.cancel_timer(self);
-            loop.post(self->handle_);
+            loop.cancel_timer(this);
+            loop.post(handle_);
         }
     }
 

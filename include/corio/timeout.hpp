@@ -112,26 +112,23 @@ public:
 
 protected:
     explicit timeout_awaiter(std::optional<std::int64_t> deadline_ns) : timeout_scope(deadline_ns) {
-        fire = &on_timeout;
-        child_finished = &on_child_finished;
-        cancel_children = &on_cancel_children;
+        fire = thunk<timer_node, &timeout_awaiter::on_timeout>;
+        child_finished = thunk<child_group, &timeout_awaiter::on_child_finished>;
+        cancel_children = thunk<child_group, &timeout_awaiter::on_cancel_children>;
     }
 
     std::optional<child<T>> child_;
 
 private:
-    static void on_timeout(timer_node* n) noexcept {
-        auto* self = static_cast<timeout_awaiter*>(static_cast<timeout_scope*>(n));
-        self->expired_ = true;
-        self->child_->cancel();
+    friend struct dispatch;
+    void on_timeout() noexcept {
+        expired_ = true;
+        child_->cancel();
     }
-    static void on_child_finished(child_group* g, completion*) noexcept {
-        static_cast<timeout_awaiter*>(g)->stop_timer();
-    }
-    static void on_cancel_children(child_group* g) noexcept {
-        auto* self = static_cast<timeout_awaiter*>(g);
-        self->stop_timer();
-        self->child_->cancel();
+    void on_child_finished(completion*) noexcept { stop_timer(); }
+    void on_cancel_children() noexcept {
+        stop_timer();
+        child_->cancel();
     }
 };
 

@@ -120,8 +120,8 @@ inline task<stream> stagger_attempt(stagger_state& st, std::size_t i) {
 class [[nodiscard]] stagger_awaiter : child_group {
 public:
     explicit stagger_awaiter(std::vector<child<stream>> cs) : children_(std::move(cs)) {
-        child_finished = &on_child_finished;
-        cancel_children = &on_cancel_children;
+        child_finished = thunk<child_group, &stagger_awaiter::on_child_finished>;
+        cancel_children = thunk<child_group, &stagger_awaiter::cancel_all>;
     }
     stagger_awaiter(stagger_awaiter&&) = default;
 
@@ -144,17 +144,17 @@ public:
 private:
     static constexpr std::size_t none = ~std::size_t(0);
 
-    static void on_child_finished(child_group* g, completion* c) noexcept {
-        auto* self = static_cast<stagger_awaiter*>(g);
-        if (self->winner_ != none || self->parent_cancelled) return;
+    friend struct dispatch;
+    void on_child_finished(completion* c) noexcept {
+        if (winner_ != none || parent_cancelled) return;
         auto* ch = static_cast<child<stream>*>(c);
         outcome<stream>& r = ch->result();
         if (!r.has_exception() && !r.value().valid()) return; // this address failed
-        self->winner_ = static_cast<std::size_t>(ch - self->children_.data());
-        on_cancel_children(g);
+        winner_ = static_cast<std::size_t>(ch - children_.data());
+        cancel_all();
     }
-    static void on_cancel_children(child_group* g) noexcept {
-        for (auto& c : static_cast<stagger_awaiter*>(g)->children_) c.cancel();
+    void cancel_all() noexcept {
+        for (auto& c : children_) c.cancel();
     }
 
     std::vector<child<stream>> children_;

@@ -47,6 +47,8 @@ struct child_state : io_waiter {
     event exited;           // set once, when reaped
     io_state io;            // the pidfd (fd -1 when watched through SIGCHLD)
     child_watcher* watcher = nullptr;
+
+    void on_pidfd_ready() noexcept; // an edge of the pidfd: the child may have exited
 };
 
 class child_watcher final : public loop_service {
@@ -118,7 +120,7 @@ private:
             s.io.fd = -1;
             return false;
         }
-        s.ready_fn = &on_pidfd_ready;
+        s.ready_fn = thunk<io_waiter, &child_state::on_pidfd_ready, void>;
         int code = 0;
         if (try_reap(s.pid, code)) {
             finish(s, code);
@@ -128,14 +130,14 @@ private:
         return true;
     }
 
-    static void on_pidfd_ready(void* p) noexcept {
-        auto& s = *static_cast<child_state*>(static_cast<io_waiter*>(p));
+    void on_pidfd_ready(child_state& s) noexcept {
         int code = 0;
         if (try_reap(s.pid, code))
-            s.watcher->finish(s, code);
+            finish(s, code);
         else
-            s.watcher->loop_.io_waits().park(s.io, false, s); // not ended yet: the next edge
+            loop_.io_waits().park(s.io, false, s); // not ended yet: the next edge
     }
+    friend child_state;
 
     /// The child is reaped: close its pidfd, publish the returncode, drop the loop's share.
     void finish(child_state& s, int code) noexcept {
@@ -180,5 +182,7 @@ private:
     bool use_pidfd_ = true;
     bool closed_ = false;
 };
+
+inline void child_state::on_pidfd_ready() noexcept { watcher->on_pidfd_ready(*this); }
 
 } // namespace corio::detail
