@@ -239,7 +239,8 @@ TEST_CASE("semantics: condition: wait_for returns once the predicate holds, with
         int items = 0;
         auto consumer = corio::spawn([&]() -> task<int> {
             auto g = co_await cond.scoped();
-            int seen = co_await cond.wait_for([&] { return items; });
+            auto available = [&] { return items; }; // named: GCC 12 and lambda temporaries in co_await
+            int seen = co_await cond.wait_for(available);
             REQUIRE(cond.locked()); // wait_for returned holding the lock
             --items;
             co_return seen;

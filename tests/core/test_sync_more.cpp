@@ -75,7 +75,8 @@ TEST_CASE("condition: sharing a lock with the caller") {
         bool ready = false;
         auto h = corio::spawn([&]() -> task<void> {
             co_await l.acquire();
-            co_await cond.wait_for([&] { return ready; });
+            auto is_ready = [&] { return ready; }; // named: GCC 12 and lambda temporaries in co_await
+            co_await cond.wait_for(is_ready);
             REQUIRE(l.locked());
             l.release();
         });
