@@ -6,6 +6,7 @@
 #include "corio/errors.hpp"
 #include "corio/file.hpp"
 #include "corio/gather.hpp"
+#include "corio/generator.hpp"
 #include "corio/http.hpp"
 #include "corio/loop.hpp"
 #include "corio/net.hpp"

@@ -78,6 +78,18 @@ private:
     }
 
     std::vector<std::exception_ptr> errors_;
+/// A put on a queue after its shutdown(), or a get once it is shut down and empty
+/// (asyncio.QueueShutDown, 3.13). Putters and getters waiting at the shutdown wake with it.
+class queue_shut_down : public std::runtime_error {
+public:
+    queue_shut_down() : std::runtime_error("corio: queue is shut down") {}
+};
+
+/// A barrier's wait() on a broken barrier (abort()), or one that was aborted or reset
+/// while the task waited in it (asyncio.BrokenBarrierError).
+class broken_barrier_error : public std::runtime_error {
+public:
+    explicit broken_barrier_error(const char* what) : std::runtime_error(what) {}
 };
 
 /// readexactly/readuntil hit EOF first; `partial` keeps what was read.

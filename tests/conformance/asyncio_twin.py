@@ -374,6 +374,234 @@ async def as_completed_order():
         except RuntimeError:
             got.append(-1)
     assert got == [1, 10, -1, 30]
+async def condition_cancelled_wait_reacquires():
+    cond = asyncio.Condition()
+    held_when_cancelled = None
+
+    async def waiter():
+        nonlocal held_when_cancelled
+        async with cond:
+            try:
+                await cond.wait()
+            except asyncio.CancelledError:
+                held_when_cancelled = cond.locked()
+                raise
+
+    w = asyncio.create_task(waiter())
+    for _ in range(2):
+        await asyncio.sleep(0)
+    await cond.acquire()  # the waiter must wait for this to be released
+    assert w.cancel()
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert not w.done()
+    assert w.cancel()  # cancelled again while it waits for the lock: swallowed
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert not w.done()
+    cond.release()
+    await asyncio.gather(w, return_exceptions=True)
+    assert w.cancelled() and held_when_cancelled and not cond.locked()
+
+
+async def condition_notify_fifo():
+    cond = asyncio.Condition()
+    order = []
+
+    async def waiter(i):
+        async with cond:
+            await cond.wait()
+            order.append(i)
+
+    tasks = [asyncio.create_task(waiter(i)) for i in range(5)]
+    for _ in range(2):
+        await asyncio.sleep(0)
+    async with cond:
+        cond.notify(2)
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert order == [0, 1]
+    async with cond:
+        cond.notify_all()
+    await asyncio.gather(*tasks)
+    assert order == [0, 1, 2, 3, 4]
+
+
+async def condition_wait_for_result():
+    cond = asyncio.Condition()
+    items = 0
+
+    async def consumer():
+        nonlocal items
+        async with cond:
+            seen = await cond.wait_for(lambda: items)
+            assert cond.locked()
+            items -= 1
+            return seen
+
+    c = asyncio.create_task(consumer())
+    for _ in range(2):
+        await asyncio.sleep(0)
+    async with cond:
+        items = 2
+        cond.notify()
+    assert await c == 2 and items == 1 and not cond.locked()
+
+
+async def barrier_cancelled_waiter_leaves():
+    b = asyncio.Barrier(2)
+    w = asyncio.create_task(b.wait())
+    for _ in range(2):
+        await asyncio.sleep(0)
+    assert b.n_waiting == 1
+    assert w.cancel()
+    await asyncio.gather(w, return_exceptions=True)
+    assert w.cancelled() and b.n_waiting == 0 and not b.broken
+    x = asyncio.create_task(b.wait())
+    await asyncio.sleep(0)
+    assert await b.wait() == 1
+    assert await x == 0
+
+
+async def barrier_abort_and_reset():
+    b = asyncio.Barrier(3)
+    w = asyncio.create_task(b.wait())
+    for _ in range(2):
+        await asyncio.sleep(0)
+    await b.abort()
+    assert b.broken
+    try:
+        await w
+        raise AssertionError("not broken")
+    except asyncio.BrokenBarrierError:
+        pass
+    try:
+        await b.wait()
+        raise AssertionError("not broken")
+    except asyncio.BrokenBarrierError:
+        pass
+    assert b.n_waiting == 0
+    await b.reset()
+    assert not b.broken
+
+
+async def barrier_reset_breaks_waiters():
+    b = asyncio.Barrier(3)
+    x = asyncio.create_task(b.wait())
+    y = asyncio.create_task(b.wait())
+    for _ in range(2):
+        await asyncio.sleep(0)
+    assert b.n_waiting == 2
+    await b.reset()
+    assert b.n_waiting == 0
+    results = await asyncio.gather(x, y, return_exceptions=True)
+    assert all(isinstance(r, asyncio.BrokenBarrierError) for r in results)
+    assert not b.broken
+    z = asyncio.create_task(b.wait())
+    for _ in range(2):
+        await asyncio.sleep(0)
+    assert b.n_waiting == 1
+
+
+async def barrier_arrival_while_draining():
+    b = asyncio.Barrier(2)
+    a = asyncio.create_task(b.wait())
+    await asyncio.sleep(0)
+    bb = asyncio.create_task(b.wait())  # releases the round
+    c = asyncio.create_task(b.wait())  # arrives before the round has drained
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert a.done() and bb.done() and not c.done()
+    assert b.n_waiting == 1  # c is the first of the next round
+    assert await b.wait() == 1
+    assert await c == 0
+
+
+async def bounded_semaphore_release_too_many():
+    s = asyncio.BoundedSemaphore(1)
+    try:
+        s.release()
+        raise AssertionError("released past the bound")
+    except ValueError:
+        pass
+    await s.acquire()
+
+    async def waiter():
+        await s.acquire()
+        s.release()
+
+    w = asyncio.create_task(waiter())
+    await asyncio.sleep(0)
+    s.release()  # w is woken with the permit, which leaves _value at once
+    assert s._value == 0
+    s.release()  # one too many, not yet visible
+    assert s._value == 1
+    r = await asyncio.gather(w, return_exceptions=True)
+    assert isinstance(r[0], ValueError)  # w's own release finds the bound reached
+    assert s._value == 1
+
+
+async def priority_and_lifo_order():
+    pq = asyncio.PriorityQueue()
+    for v in (5, 1, 4, 2, 3):
+        await pq.put(v)
+    assert [pq.get_nowait() for _ in range(5)] == [1, 2, 3, 4, 5]
+    lq = asyncio.LifoQueue()
+    for v in (1, 2, 3):
+        lq.put_nowait(v)
+    assert [lq.get_nowait() for _ in range(3)] == [3, 2, 1]
+
+
+async def lifo_item_of_cancelled_getter():
+    q = asyncio.LifoQueue()
+    g = asyncio.create_task(q.get())
+    await asyncio.sleep(0)
+    q.put_nowait(10)  # g is woken for it
+    q.put_nowait(20)
+    assert g.cancel()
+    await asyncio.gather(g, return_exceptions=True)
+    assert g.cancelled() and q.qsize() == 2
+    assert q.get_nowait() == 20 and q.get_nowait() == 10
+
+
+async def queue_shutdown():
+    # asyncio.Queue.shutdown is new in 3.13; on older versions this scenario is skipped.
+    if not hasattr(asyncio.Queue, "shutdown"):
+        return "skipped: needs Python 3.13 (Queue.shutdown)"
+    q = asyncio.Queue()
+    q.put_nowait(1)
+    q.put_nowait(2)
+    q.shutdown()
+    try:
+        q.put_nowait(3)
+        raise AssertionError("put after shutdown")
+    except asyncio.QueueShutDown:
+        pass
+    assert await q.get() == 1 and q.get_nowait() == 2
+    try:
+        await q.get()
+        raise AssertionError("get from an empty shut-down queue")
+    except asyncio.QueueShutDown:
+        pass
+    empty = asyncio.Queue()
+    g = asyncio.create_task(empty.get())
+    await asyncio.sleep(0)
+    empty.shutdown()
+    r = await asyncio.gather(g, return_exceptions=True)
+    assert isinstance(r[0], asyncio.QueueShutDown)
+    # immediate: the items are dropped and count as done; the one taken does not
+    q = asyncio.Queue()
+    for i in range(3):
+        q.put_nowait(i)
+    assert q.get_nowait() == 0
+    joiner = asyncio.create_task(q.join())
+    await asyncio.sleep(0)
+    q.shutdown(immediate=True)
+    assert q.empty()
+    await asyncio.sleep(0)
+    assert not joiner.done()
+    q.task_done()
+    await joiner
 
 
 SCENARIOS = [cancel_before_start, double_cancel, lock_after_wake, queue_after_wake,
@@ -382,12 +610,17 @@ SCENARIOS = [cancel_before_start, double_cancel, lock_after_wake, queue_after_wa
              task_group_failure_cancels_siblings, task_group_body_error_comes_last,
              task_group_outer_cancel, timeout_expiry_and_swallowed_cancel, timeout_nested,
              timeout_outer_cancel_passes_through, timeout_reschedule, shield_keeps_the_work,
-             as_completed_order]
+             as_completed_order,
+             condition_cancelled_wait_reacquires, condition_notify_fifo, condition_wait_for_result,
+             barrier_cancelled_waiter_leaves, barrier_abort_and_reset, barrier_reset_breaks_waiters,
+             barrier_arrival_while_draining, bounded_semaphore_release_too_many,
+             priority_and_lifo_order, lifo_item_of_cancelled_getter, queue_shutdown]
+
 
 if __name__ == "__main__":
     if sys.version_info < (3, 11):
         print("SKIP: asyncio twin needs Python 3.11 (Task.cancelling)")
         sys.exit(0)
     for scenario in SCENARIOS:
-        asyncio.run(scenario())
-        print("asyncio agrees:", scenario.__name__)
+        skipped = asyncio.run(scenario())
+        print(skipped or "asyncio agrees:", scenario.__name__)

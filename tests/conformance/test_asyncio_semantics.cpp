@@ -11,6 +11,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
+corio::task<void> turns(int n) {
+    for (int i = 0; i < n; ++i) co_await corio::sleep(0s);
+}
+
 corio::task<bool> ended_cancelled(corio::task_handle<void>& h) {
     try {
         co_await h;
@@ -504,3 +508,250 @@ TEST_CASE("semantics: as_completed hands results out in finishing order") {
         REQUIRE(got == std::vector<int>{1, 10, -1, 30});
     }());
 }
+// ---- condition, barrier, bounded_semaphore, lifo and priority queues, queue shutdown ----
+// asyncio_twin.py: condition_*, barrier_*, bounded_semaphore_release_too_many,
+// priority_and_lifo_order, lifo_item_of_cancelled_getter, queue_shutdown (3.13).
+
+using corio::task;
+
+TEST_CASE("semantics: condition: wait_for returns once the predicate holds, with the lock held") {
+    corio::run([]() -> task<void> {
+        corio::condition cond;
+        int items = 0;
+        auto consumer = corio::spawn([&]() -> task<int> {
+            auto g = co_await cond.scoped();
+            auto available = [&] { return items; }; // named: GCC 12 and lambda temporaries in co_await
+            int seen = co_await cond.wait_for(available);
+            REQUIRE(cond.locked()); // wait_for returned holding the lock
+            --items;
+            co_return seen;
+        });
+        co_await turns(2);
+        {
+            auto g = co_await cond.scoped();
+            REQUIRE_FALSE(consumer.done());
+            items = 2;
+            cond.notify();
+            co_await turns(2);
+            REQUIRE_FALSE(consumer.done()); // woken, but the lock is still ours
+        }
+        auto got1 = co_await consumer;
+        REQUIRE(got1 == 2);
+        REQUIRE(items == 1);
+        REQUIRE_FALSE(cond.locked());
+    }());
+    REQUIRE(corio::detail::live_frames.load() == 0);
+}
+
+TEST_CASE("semantics: condition: notify(n) wakes n waiters in FIFO order, notify_all the rest") {
+    corio::run([]() -> task<void> {
+        corio::condition cond;
+        std::vector<int> order;
+        auto waiter = [&](int id) -> task<void> {
+            auto g = co_await cond.scoped();
+            co_await cond.wait();
+            order.push_back(id);
+        };
+        std::vector<corio::task_handle<void>> hs;
+        for (int i = 0; i < 5; ++i) hs.push_back(corio::spawn(waiter, i));
+        co_await turns(2);
+        co_await cond.acquire();
+        cond.notify(2);
+        cond.release();
+        co_await turns(3);
+        REQUIRE(order == std::vector<int>{0, 1});
+        co_await cond.acquire();
+        cond.notify_all();
+        cond.release();
+        for (auto& h : hs) co_await h;
+        REQUIRE(order == std::vector<int>{0, 1, 2, 3, 4});
+        co_await cond.acquire();
+        cond.notify(); // nobody waits: nothing happens
+        cond.release();
+    }());
+}
+
+TEST_CASE("semantics: condition: a cancelled wait takes the lock back before it throws") {
+    corio::run([]() -> task<void> {
+        corio::condition cond;
+        bool held_when_cancelled = false;
+        auto h = corio::spawn([&]() -> task<void> {
+            auto g = co_await cond.scoped();
+            try {
+                co_await cond.wait();
+            } catch (const corio::cancelled_error&) {
+                held_when_cancelled = cond.locked();
+                throw;
+            }
+        });
+        co_await turns(2);
+        co_await cond.acquire(); // the waiter must wait for this to be released
+        REQUIRE(h.cancel());
+        co_await turns(3);
+        REQUIRE_FALSE(h.done());
+        REQUIRE(h.cancel()); // cancelled again while it waits for the lock: swallowed
+        co_await turns(3);
+        REQUIRE_FALSE(h.done());
+        cond.release();
+        bool cancelled = co_await ended_cancelled(h);
+        REQUIRE(cancelled);
+        REQUIRE(held_when_cancelled);
+        REQUIRE_FALSE(cond.locked()); // the waiter's guard released it
+    }());
+}
+
+TEST_CASE("semantics: barrier: a task arriving while a round drains waits for the next round") {
+    corio::run([]() -> task<void> {
+        corio::barrier b(2);
+        std::vector<std::string> trace;
+        auto party = [&](std::string name) -> task<std::size_t> {
+            std::size_t i = co_await b.wait();
+            trace.push_back(name);
+            co_return i;
+        };
+        auto a = corio::spawn(party, std::string("a"));
+        co_await turns(1);
+        auto bb = corio::spawn(party, std::string("b")); // releases the round
+        auto c = corio::spawn(party, std::string("c")); // runs before a resumes: draining
+        co_await turns(3);
+        REQUIRE(a.done());
+        REQUIRE(bb.done());
+        REQUIRE_FALSE(c.done());
+        REQUIRE(b.n_waiting() == 1); // c is the first of the next round
+        std::size_t mine = co_await b.wait();
+        REQUIRE(mine == 1);
+        auto got3 = co_await c;
+        REQUIRE(got3 == 0);
+        REQUIRE(trace == std::vector<std::string>{"b", "a", "c"});
+    }());
+}
+
+TEST_CASE("semantics: barrier: abort breaks waiting and later waits until reset") {
+    corio::run([]() -> task<void> {
+        corio::barrier b(3);
+        auto w = corio::spawn([&]() -> task<std::size_t> { co_return co_await b.wait(); });
+        co_await turns(2);
+        b.abort();
+        REQUIRE(b.broken());
+        REQUIRE_THROWS_AS(co_await w, corio::broken_barrier_error);
+        auto pending2 = b.wait();
+        REQUIRE_THROWS_AS(co_await pending2, corio::broken_barrier_error);
+        REQUIRE(b.n_waiting() == 0);
+        b.reset();
+        REQUIRE_FALSE(b.broken());
+        corio::barrier two(2);
+        auto x = corio::spawn([&]() -> task<std::size_t> { co_return co_await two.wait(); });
+        co_await turns(1);
+        auto got4 = co_await two.wait();
+        REQUIRE(got4 == 1);
+        auto got5 = co_await x;
+        REQUIRE(got5 == 0);
+    }());
+}
+
+TEST_CASE("semantics: barrier: reset while tasks wait breaks their wait, and the next round starts clean") {
+    corio::run([]() -> task<void> {
+        corio::barrier b(3);
+        auto party = [&]() -> task<std::size_t> { co_return co_await b.wait(); };
+        auto x = corio::spawn(party);
+        auto y = corio::spawn(party);
+        co_await turns(2);
+        REQUIRE(b.n_waiting() == 2);
+        b.reset();
+        REQUIRE(b.n_waiting() == 0); // resetting
+        // Arriving while they leave: this one waits for the reset to finish.
+        auto z = corio::spawn(party);
+        REQUIRE_THROWS_AS(co_await x, corio::broken_barrier_error);
+        REQUIRE_THROWS_AS(co_await y, corio::broken_barrier_error);
+        co_await turns(2);
+        REQUIRE_FALSE(b.broken());
+        REQUIRE(b.n_waiting() == 1); // z, in a fresh round
+        auto w = corio::spawn(party);
+        co_await turns(1);
+        auto got6 = co_await b.wait();
+        REQUIRE(got6 == 2);
+        auto got7 = co_await z;
+        REQUIRE(got7 == 0);
+        auto got8 = co_await w;
+        REQUIRE(got8 == 1);
+    }());
+}
+
+TEST_CASE("semantics: barrier: a cancelled waiter leaves without breaking the barrier") {
+    corio::run([]() -> task<void> {
+        corio::barrier b(2);
+        auto w = corio::spawn([&]() -> task<void> { (void)co_await b.wait(); });
+        co_await turns(2);
+        REQUIRE(b.n_waiting() == 1);
+        REQUIRE(w.cancel());
+        bool cancelled = co_await ended_cancelled(w);
+        REQUIRE(cancelled);
+        REQUIRE(b.n_waiting() == 0);
+        REQUIRE_FALSE(b.broken());
+        auto x = corio::spawn([&]() -> task<std::size_t> { co_return co_await b.wait(); });
+        co_await turns(1);
+        auto got9 = co_await b.wait();
+        REQUIRE(got9 == 1);
+        auto got10 = co_await x;
+        REQUIRE(got10 == 0);
+    }());
+}
+
+TEST_CASE("semantics: bounded_semaphore: a release too many while a permit is handed over fails at the waiter's release") {
+    corio::run([]() -> task<void> {
+        corio::bounded_semaphore s(1);
+        co_await s.acquire();
+        auto w = corio::spawn([&]() -> task<void> {
+            co_await s.acquire();
+            s.release();
+        });
+        co_await turns(1);
+        s.release(); // handed to w
+        REQUIRE(s.value() == 0);
+        s.release(); // one too many, not yet visible
+        REQUIRE(s.value() == 1);
+        REQUIRE_THROWS_AS(co_await w, std::logic_error);
+        REQUIRE(s.value() == 1);
+    }());
+}
+
+TEST_CASE("semantics: lifo_queue: last in, first out; a handed-back item goes under those put after it") {
+    corio::run([]() -> task<void> {
+        corio::lifo_queue<int> q;
+        for (int i = 1; i <= 3; ++i) q.put_nowait(i);
+        REQUIRE(q.get_nowait() == 3);
+        auto got13 = co_await q.get();
+        REQUIRE(got13 == 2);
+        REQUIRE(q.get_nowait() == 1);
+        REQUIRE_THROWS_AS(q.get_nowait(), corio::queue_empty);
+
+        auto g = corio::spawn([&]() -> task<int> { co_return co_await q.get(); });
+        co_await turns(1);
+        q.put_nowait(10); // handed to g
+        q.put_nowait(20);
+        REQUIRE(g.cancel());
+        REQUIRE_THROWS_AS(co_await g, corio::cancelled_error);
+        REQUIRE(q.qsize() == 2);
+        REQUIRE(q.get_nowait() == 20); // 20 came after 10: 10 goes back under it
+        REQUIRE(q.get_nowait() == 10);
+    }());
+}
+
+TEST_CASE("semantics: queue shutdown(immediate): items are dropped and count as done, join ends") {
+    corio::run([]() -> task<void> {
+        corio::queue<int> q;
+        for (int i = 0; i < 3; ++i) q.put_nowait(i);
+        REQUIRE(q.get_nowait() == 0); // taken, not yet done
+        auto joiner = corio::spawn([&]() -> task<void> { co_await q.join(); });
+        co_await turns(1);
+        q.shutdown(true);
+        REQUIRE(q.empty());
+        REQUIRE_THROWS_AS(co_await q.get(), corio::queue_shut_down);
+        co_await turns(1);
+        REQUIRE_FALSE(joiner.done()); // the item taken is still unfinished
+        q.task_done();
+        co_await joiner;
+        REQUIRE_THROWS_AS(q.task_done(), std::logic_error);
+    }());
+}
+

@@ -1,6 +1,8 @@
 // The five cancellation situations for the awaitables that need no descriptor: sleep,
 // event, lock, semaphore, queue get and put, gather, race, wait_for, an awaited task
 // handle, to_thread, task_group, timeout, shield and as_completed.
+// handle, to_thread, a generator's next(), condition and barrier waits, the lifo and
+// priority queues, and queue shutdown waking waiters.
 #define CORIO_COUNT_FRAMES 1
 #include <atomic>
 #include <condition_variable>
@@ -365,6 +367,29 @@ struct detached_case : frames_checked {
         alive a(live);
         co_await ev.wait();
         co_return v;
+// ---- generator, condition, barrier, lifo and priority queues, queue shutdown ----
+
+namespace {
+
+// A generator's next() while its body waits on an event: the consumer's cancellation
+// reaches the body's wait, and leaves next() as cancelled_error.
+struct generator_next_case : frames_checked {
+    corio::event ev;
+    bool body_cleaned = false;
+    static corio::generator<int> body(corio::event& e, bool& cleaned) {
+        struct on_exit {
+            bool& flag;
+            ~on_exit() { flag = true; }
+        } guard{cleaned};
+        co_await e.wait();
+        co_yield 1;
+    }
+    corio::task<void> op() {
+        auto g = body(ev, body_cleaned);
+        int* v = co_await g.next();
+        REQUIRE(v);
+        REQUIRE(*v == 1);
+        got = true;
     }
     corio::task<void> complete() {
         ev.set();
@@ -400,6 +425,176 @@ struct as_completed_case : detached_case {
         REQUIRE(sum == 3);
         got = true;
     }
+        ev.clear();
+        co_return;
+    }
+    void check() {
+        // Every generator started was destroyed with its locals, cancelled or not.
+        if (got) REQUIRE(body_cleaned);
+    }
+};
+
+// condition.wait(): the lock is released while waiting and held again when the wait
+// ends, whether it returned or threw.
+struct condition_wait_case : frames_checked {
+    corio::condition cond;
+    bool lock_held_at_end = true;
+    corio::task<void> op() {
+        auto g = co_await cond.scoped();
+        try {
+            co_await cond.wait();
+        } catch (const corio::cancelled_error&) {
+            lock_held_at_end = lock_held_at_end && cond.locked();
+            throw;
+        }
+        lock_held_at_end = lock_held_at_end && cond.locked();
+        got = true;
+    }
+    corio::task<void> complete() {
+        auto g = co_await cond.scoped();
+        cond.notify();
+    }
+    void check() {
+        REQUIRE(lock_held_at_end);
+        REQUIRE_FALSE(cond.locked());
+        REQUIRE(cond.get_lock().try_acquire());
+        cond.release();
+    }
+};
+
+// barrier.wait() with two parties: complete() is the second party.
+struct barrier_wait_case : frames_checked {
+    corio::barrier b{2};
+    corio::task<void> op() {
+        std::size_t index = co_await b.wait();
+        REQUIRE(index == 0);
+        got = true;
+    }
+    corio::task<void> complete() {
+        std::size_t index = co_await b.wait();
+        REQUIRE(index == 1);
+    }
+    corio::task<void> settle() {
+        // A full round still works: no cancelled waiter is counted, the round drained.
+        auto round = corio::gather(b.wait(), b.wait());
+        auto indices = co_await corio::wait_for(std::move(round), 5s);
+        REQUIRE(std::get<0>(indices) + std::get<1>(indices) == 1);
+    }
+    void check() {
+        REQUIRE(b.n_waiting() == 0);
+        REQUIRE_FALSE(b.broken());
+    }
+};
+
+// queue_get_case and queue_put_case over the other orders: one item at a time, so the
+// order checked is the same.
+template <class Q>
+struct ordered_get_case : frames_checked {
+    Q q;
+    std::vector<int> received;
+    int put = 0;
+    corio::task<void> op() {
+        received.push_back(co_await q.get());
+        got = true;
+    }
+    corio::task<void> complete() {
+        q.put_nowait(++put);
+        co_return;
+    }
+    corio::task<void> settle() {
+        while (!q.empty()) received.push_back(q.get_nowait());
+        co_return;
+    }
+    void check() {
+        std::vector<int> expected;
+        for (int i = 1; i <= put; ++i) expected.push_back(i);
+        REQUIRE(received == expected);
+    }
+};
+
+template <class Q>
+struct ordered_put_case : frames_checked {
+    Q q{1};
+    std::vector<int> received;
+    int put = 0;
+    std::vector<int> acknowledged;
+    corio::task<void> block() {
+        q.put_nowait(100);
+        acknowledged.push_back(100);
+        co_return;
+    }
+    corio::task<void> op() {
+        int item = ++put;
+        co_await q.put(item);
+        got = true;
+        acknowledged.push_back(item);
+    }
+    corio::task<void> complete() {
+        received.push_back(q.get_nowait());
+        co_return;
+    }
+    corio::task<void> settle() {
+        while (!q.empty()) received.push_back(q.get_nowait());
+        co_return;
+    }
+    void check() {
+        REQUIRE(received == acknowledged);
+        REQUIRE_FALSE(q.full());
+    }
+};
+
+using lifo_get_case = ordered_get_case<corio::lifo_queue<int>>;
+using lifo_put_case = ordered_put_case<corio::lifo_queue<int>>;
+using priority_get_case = ordered_get_case<corio::priority_queue<int>>;
+using priority_put_case = ordered_put_case<corio::priority_queue<int>>;
+
+// shutdown() is what completes the wait: a waiting getter wakes with queue_shut_down.
+struct shutdown_getter_case : frames_checked {
+    corio::queue<int> q;
+    corio::task<void> op() {
+        try {
+            (void)co_await q.get();
+        } catch (const corio::queue_shut_down&) {
+            got = true;
+        }
+    }
+    corio::task<void> complete() {
+        q.shutdown();
+        co_return;
+    }
+    void check() {
+        REQUIRE(q.empty()); // a cancelled get took nothing
+        if (q.is_shutdown()) REQUIRE_THROWS_AS(q.put_nowait(1), corio::queue_shut_down);
+    }
+};
+
+// A putter waiting on a full queue wakes with queue_shut_down, its item not put.
+struct shutdown_putter_case : frames_checked {
+    corio::queue<int> q{1};
+    corio::task<void> block() {
+        q.put_nowait(100);
+        co_return;
+    }
+    corio::task<void> op() {
+        try {
+            co_await q.put(1);
+        } catch (const corio::queue_shut_down&) {
+            got = true;
+        }
+    }
+    corio::task<void> complete() {
+        q.shutdown();
+        co_return;
+    }
+    void check() {
+        if (q.is_shutdown()) {
+            REQUIRE(q.qsize() == 1); // only the blocker's item: the woken put added nothing
+            REQUIRE(q.get_nowait() == 100);
+            REQUIRE_THROWS_AS(q.get_nowait(), corio::queue_shut_down);
+        } else {
+            REQUIRE(q.qsize() == 1); // a cancelled put added nothing
+        }
+    }
 };
 
 } // namespace
@@ -408,3 +603,12 @@ CONFORMANCE_CASE(task_group_case)
 CONFORMANCE_CASE(timeout_case)
 CONFORMANCE_CASE(shield_case)
 CONFORMANCE_CASE(as_completed_case)
+CONFORMANCE_CASE(generator_next_case)
+CONFORMANCE_CASE(condition_wait_case)
+CONFORMANCE_CASE(barrier_wait_case)
+CONFORMANCE_CASE(lifo_get_case)
+CONFORMANCE_CASE(lifo_put_case)
+CONFORMANCE_CASE(priority_get_case)
+CONFORMANCE_CASE(priority_put_case)
+CONFORMANCE_CASE(shutdown_getter_case)
+CONFORMANCE_CASE(shutdown_putter_case)

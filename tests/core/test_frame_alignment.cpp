@@ -1,9 +1,9 @@
 // Frames are laid out for operator new's alignment: clang keeps 16-byte vector stores at
 // 16-byte frame offsets, and a block that is only 8-aligned crashes them (movaps) or puts
 // locals at misaligned addresses. Every kind of frame corio allocates (awaited, spawned,
-// gathered, raced, waited for, server handlers), in every size class, must hold 16-byte
-// and over-aligned locals at aligned addresses across a suspension. Several frames of a
-// class are alive at once, so neighbouring blocks of a slab are all checked.
+// gathered, raced, waited for, server handlers, generators), in every size class, must
+// hold 16-byte and over-aligned locals at aligned addresses across a suspension. Several
+// frames of a class are alive at once, so neighbouring blocks of a slab are all checked.
 #define CORIO_COUNT_FRAMES 1
 #include "corio_test.hpp"
 
@@ -270,6 +270,42 @@ task<void> served(report& r, const shapes& s) {
     co_await srv.wait_closed();
 }
 
+// A generator's frame, in every size class: a 16-byte vector and an alignas(16) struct
+// kept across an await and a yield, several generators alive at once.
+template <std::size_t N>
+corio::generator<int> generated_frame(report& r, const char* where) {
+    vec v = make_vec(float(N));
+    a16 x16{};
+    x16.c[15] = 16;
+    padding<N> pad;
+    pad.fill();
+    r.expect(aligned_to(&v, alignof(vec)) && aligned_to(&x16, alignof(a16)), "locals, before", where, N);
+    co_await corio::sleep(0ms);
+    co_yield 1;
+    r.expect(aligned_to(&v, alignof(vec)) && aligned_to(&x16, alignof(a16)), "locals, after", where, N);
+    v = v * v;
+    float n = float(N);
+    r.expect(vec_is(v, n * n, (n + 1) * (n + 1), (n + 2) * (n + 2), (n + 3) * (n + 3)) && x16.c[15] == 16,
+             "values", where, N);
+    r.expect(pad.intact(), "padding", where, N);
+}
+constexpr std::size_t generated_checks = 4;
+
+using generator_fn = corio::generator<int> (*)(report&, const char*);
+template <std::size_t... Is>
+std::vector<generator_fn> make_all_generators(std::index_sequence<Is...>) {
+    return {&generated_frame<Is * pad_step>...};
+}
+
+task<void> every_generator_pad(report& r) {
+    for (generator_fn make : make_all_generators(std::make_index_sequence<max_pad / pad_step + 1>())) {
+        std::vector<corio::generator<int>> gens;
+        for (std::size_t i = 0; i < copies; ++i) gens.push_back(make(r, "generator"));
+        for (auto& g : gens) (void)co_await g.next(); // all suspended at their yield together
+        for (auto& g : gens) (void)co_await g.next();
+    }
+}
+
 using kind_fn = task<void> (*)(report&, const shapes&);
 
 task<void> every_pad(report& r, kind_fn kind) {
@@ -300,6 +336,16 @@ TEST_CASE("gather children of every size keep their locals aligned") {
 TEST_CASE("race children of every size keep their locals aligned") { check_every_pad(&raced); }
 
 TEST_CASE("wait_for children of every size keep their locals aligned") { check_every_pad(&waited_for); }
+
+TEST_CASE("generators of every size keep their locals aligned") {
+    report r;
+    net_test::require_clean(net_test::run_checked([&r]() { return every_generator_pad(r); }));
+    std::string failures;
+    for (const auto& f : r.failures) failures += f + "\n";
+    INFO(failures);
+    REQUIRE(r.failures.empty());
+    REQUIRE(r.checked == all_shapes.size() * copies * generated_checks);
+}
 
 TEST_CASE("server handlers of every size keep their locals aligned") {
     check_every_pad(&served, checks_per_pad + served_checks);

@@ -16,6 +16,13 @@ corio::task<void> handle(corio::stream s);
 int work(int x);
 corio::task<void> group_body(corio::task_group& g);
 corio::task<int> scoped_body(corio::timeout_scope& s);
+bool ready();
+extern corio::bounded_semaphore bsem;
+extern corio::condition cond;
+extern corio::barrier bar;
+extern corio::lifo_queue<int> lq;
+extern corio::priority_queue<int> pq;
+extern corio::generator<int> gen;
 
 // Every snippet is the body of this coroutine.
 corio::task<void> body(corio::stream& s, corio::file& f, corio::event& e, corio::lock& l, corio::semaphore& sem,
