@@ -27,7 +27,7 @@ struct waiter : list_hook, cancellable {
     template <class P>
     bool park(intrusive_list<waiter>& list, std::coroutine_handle<P> h) {
         handle = h;
-        if (!arm(slot_of(h), &on_cancel)) return false;
+        if (!arm(slot_of(h), thunk<operation, &waiter::on_cancel>)) return false;
         list.push_back(*this);
         return true;
     }
@@ -52,11 +52,11 @@ struct waiter : list_hook, cancellable {
     }
 
 private:
-    static void on_cancel(operation* op) noexcept {
-        auto* w = static_cast<waiter*>(static_cast<cancellable*>(op));
-        if (w->linked()) intrusive_list<waiter>::erase(*w);
-        w->cancelled = true;
-        current_scheduler_ptr->post(w->handle);
+    friend struct dispatch;
+    void on_cancel() noexcept {
+        if (linked()) intrusive_list<waiter>::erase(*this);
+        cancelled = true;
+        current_scheduler_ptr->post(handle);
     }
 };
 
