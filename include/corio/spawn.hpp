@@ -363,9 +363,7 @@ auto spawn(Awaitable&& work, spawn_options options = {}
 template <class F, class Arg, class... Args>
     requires std::invocable<std::decay_t<F>&, std::decay_t<Arg>&, std::decay_t<Args>&...>
 auto spawn(F&& f, Arg&& arg, Args&&... args) {
-    return spawn(detail::invoke_owned(std::decay_t<F>(std::forward<F>(f)),
-                                      std::decay_t<Arg>(std::forward<Arg>(arg)),
-                                      std::decay_t<Args>(std::forward<Args>(args))...));
+    return spawn(detail::bind_owned(std::forward<F>(f), std::forward<Arg>(arg), std::forward<Args>(args)...));
 }
 
 template <class... A>

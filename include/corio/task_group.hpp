@@ -73,9 +73,7 @@ public:
     template <class F, class Arg, class... Args>
         requires std::invocable<std::decay_t<F>&, std::decay_t<Arg>&, std::decay_t<Args>&...>
     auto spawn(F&& f, Arg&& arg, Args&&... args) {
-        return spawn(detail::invoke_owned(std::decay_t<F>(std::forward<F>(f)),
-                                          std::decay_t<Arg>(std::forward<Arg>(arg)),
-                                          std::decay_t<Args>(std::forward<Args>(args))...));
+        return spawn(detail::bind_owned(std::forward<F>(f), std::forward<Arg>(arg), std::forward<Args>(args)...));
     }
 
     /// Children that have not finished yet.

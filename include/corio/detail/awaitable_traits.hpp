@@ -36,6 +36,12 @@ auto invoke_owned(F f, Args... args)
     co_return co_await detail::invoke(f, args...);
 }
 
+// invoke_owned with decayed copies (or moves) of f and the args: spawn(f, args...).
+template <class F, class... Args>
+auto bind_owned(F&& f, Args&&... args) {
+    return invoke_owned(std::decay_t<F>(std::forward<F>(f)), std::decay_t<Args>(std::forward<Args>(args))...);
+}
+
 // task<T> passes through; any other awaitable is wrapped in one; a callable returning an
 // awaitable is kept alive and invoked.
 template <class A>
