@@ -78,6 +78,8 @@ private:
     }
 
     std::vector<std::exception_ptr> errors_;
+};
+
 /// A put on a queue after its shutdown(), or a get once it is shut down and empty
 /// (asyncio.QueueShutDown, 3.13). Putters and getters waiting at the shutdown wake with it.
 class queue_shut_down : public std::runtime_error {
