@@ -508,6 +508,7 @@ TEST_CASE("semantics: as_completed hands results out in finishing order") {
         REQUIRE(got == std::vector<int>{1, 10, -1, 30});
     }());
 }
+
 // ---- condition, barrier, bounded_semaphore, lifo and priority queues, queue shutdown ----
 // asyncio_twin.py: condition_*, barrier_*, bounded_semaphore_release_too_many,
 // priority_and_lifo_order, lifo_item_of_cancelled_getter, queue_shutdown (3.13).

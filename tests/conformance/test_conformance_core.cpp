@@ -1,8 +1,8 @@
 // The five cancellation situations for the awaitables that need no descriptor: sleep,
 // event, lock, semaphore, queue get and put, gather, race, wait_for, an awaited task
-// handle, to_thread, task_group, timeout, shield and as_completed.
-// handle, to_thread, a generator's next(), condition and barrier waits, the lifo and
-// priority queues, and queue shutdown waking waiters.
+// handle, to_thread, task_group, timeout, shield, as_completed, a generator's next(),
+// condition and barrier waits, the lifo and priority queues, and queue shutdown waking
+// waiters.
 #define CORIO_COUNT_FRAMES 1
 #include <atomic>
 #include <condition_variable>
@@ -367,29 +367,6 @@ struct detached_case : frames_checked {
         alive a(live);
         co_await ev.wait();
         co_return v;
-// ---- generator, condition, barrier, lifo and priority queues, queue shutdown ----
-
-namespace {
-
-// A generator's next() while its body waits on an event: the consumer's cancellation
-// reaches the body's wait, and leaves next() as cancelled_error.
-struct generator_next_case : frames_checked {
-    corio::event ev;
-    bool body_cleaned = false;
-    static corio::generator<int> body(corio::event& e, bool& cleaned) {
-        struct on_exit {
-            bool& flag;
-            ~on_exit() { flag = true; }
-        } guard{cleaned};
-        co_await e.wait();
-        co_yield 1;
-    }
-    corio::task<void> op() {
-        auto g = body(ev, body_cleaned);
-        int* v = co_await g.next();
-        REQUIRE(v);
-        REQUIRE(*v == 1);
-        got = true;
     }
     corio::task<void> complete() {
         ev.set();
@@ -425,6 +402,44 @@ struct as_completed_case : detached_case {
         REQUIRE(sum == 3);
         got = true;
     }
+};
+
+} // namespace
+
+CONFORMANCE_CASE(task_group_case)
+CONFORMANCE_CASE(timeout_case)
+CONFORMANCE_CASE(shield_case)
+CONFORMANCE_CASE(as_completed_case)
+
+// ---- generator, condition, barrier, lifo and priority queues, queue shutdown ----
+
+namespace {
+
+// A generator's next() while its body waits on an event: the consumer's cancellation
+// reaches the body's wait, and leaves next() as cancelled_error.
+struct generator_next_case : frames_checked {
+    corio::event ev;
+    bool body_cleaned = false;
+    static corio::generator<int> body(corio::event& e, bool& cleaned) {
+        struct on_exit {
+            bool& flag;
+            ~on_exit() { flag = true; }
+        } guard{cleaned};
+        co_await e.wait();
+        co_yield 1;
+    }
+    corio::task<void> op() {
+        auto g = body(ev, body_cleaned);
+        int* v = co_await g.next();
+        REQUIRE(v);
+        REQUIRE(*v == 1);
+        got = true;
+    }
+    corio::task<void> complete() {
+        ev.set();
+        co_return;
+    }
+    corio::task<void> settle() {
         ev.clear();
         co_return;
     }
@@ -599,10 +614,6 @@ struct shutdown_putter_case : frames_checked {
 
 } // namespace
 
-CONFORMANCE_CASE(task_group_case)
-CONFORMANCE_CASE(timeout_case)
-CONFORMANCE_CASE(shield_case)
-CONFORMANCE_CASE(as_completed_case)
 CONFORMANCE_CASE(generator_next_case)
 CONFORMANCE_CASE(condition_wait_case)
 CONFORMANCE_CASE(barrier_wait_case)

@@ -369,6 +369,16 @@ struct staggered_connect_case : conformance::case_base {
         REQUIRE(corio::detail::live_frames.load() == 0);
         int closed_by_drain = static_cast<int>(fillers_at_start - stuck.fillers.size());
         REQUIRE(test_support::open_fd_count() == fds_at_start - closed_by_drain);
+    }
+};
+
+} // namespace
+
+CONFORMANCE_CASE(sendfile_case)
+CONFORMANCE_CASE(staggered_connect_case)
+
+namespace {
+
 // A `cat` reading a stdin pipe: op() waits for it to end, complete() closes its stdin. The
 // child's exit reaches the loop when the kernel says so, so the wake-up is watched for
 // (the returncode appears) instead of counted in turns.
@@ -408,6 +418,4 @@ struct process_wait_case : io_case {
 
 } // namespace
 
-CONFORMANCE_CASE(sendfile_case)
-CONFORMANCE_CASE(staggered_connect_case)
 CONFORMANCE_CASE(process_wait_case)
