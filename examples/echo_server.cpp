@@ -5,10 +5,8 @@
 // SOMAXCONN; the kernel caps it at net.core.somaxconn). Ctrl-C (SIGINT) or SIGTERM closes
 // the server, cancels the live clients and waits for them before exiting. --debug runs
 // in corio's debug mode (slow steps reported) and prints the tree of tasks on SIGQUIT
-// (Ctrl-\), for which this file turns on the task records before any corio header.
-#ifndef CORIO_DEBUG
-#define CORIO_DEBUG 1
-#endif
+// (Ctrl-\); the tree needs the task records, which examples/CMakeLists.txt compiles in
+// (-DCORIO_DEBUG=1).
 #include "cli.hpp"
 
 #include <corio/debug.hpp>

@@ -355,21 +355,13 @@ private:
         auto& d = detail::debug();
         for (std::size_t n = ready_.size(); n > 0; --n) {
             detail::ready_item item = ready_.pop();
-            detail::frame_record* rec = nullptr;
-            detail::code_location from;
-            if (is_resumption(item)) {
-                auto it = d.by_frame.find(item.arg);
-                if (it != d.by_frame.end()) {
-                    rec = it->second;
-                    from = rec->suspended_at;
-                }
-            }
+            detail::frame_record* rec = is_resumption(item) ? detail::frame_record_of(item.arg) : nullptr;
+            detail::code_location from = rec ? rec->suspended_at : detail::code_location{};
             auto t0 = clock::now();
             item.fn(item.arg);
             auto took = clock::now() - t0;
             if (took < d.slow_step) continue;
-            // The frame may have finished and gone during the step: look it up again.
-            if (rec && d.by_frame.find(item.arg) == d.by_frame.end()) rec = nullptr;
+            if (rec && !detail::frame_record_of(item.arg)) rec = nullptr; // it finished and went
             if (rec && rec->slow_reported) continue;
             if (rec) rec->slow_reported = true;
             detail::report_slow_step(rec, from, std::chrono::duration_cast<std::chrono::milliseconds>(took));

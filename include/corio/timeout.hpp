@@ -8,7 +8,7 @@
 // request reaches the awaiter itself and passes through as cancelled_error; only the
 // scope's own becomes timeout_error. asyncio needs cancelling()/uncancel() for this
 // because it cancels the whole task; here the awaiting task's cancelling() is untouched.
-#include <chrono>
+#include "corio/detail/chrono.hpp"
 #include <coroutine>
 #include <optional>
 #include <stdexcept>

@@ -8,13 +8,15 @@
 //
 // The settings (enabled, slow_step, where reports go) exist in every build: the loop
 // checks for slow steps in both, and simply has no frame to name without the records.
-#include <chrono>
+#include "corio/detail/chrono.hpp"
 #include <coroutine>
 #include <cstdio>
 #include <cstring>
 #include <exception>
 #include <string>
+#if CORIO_DEBUG
 #include <unordered_map>
+#endif
 #include <utility>
 #include <vector>
 
@@ -69,8 +71,10 @@ struct debug_settings {
     bool enabled = false;
     std::chrono::nanoseconds slow_step = std::chrono::milliseconds(100);
     callback<void(const std::string&)> sink; // default: a line on stderr
-    intrusive_list<frame_record> frames;     // live frames of this thread, oldest first
+    intrusive_list<frame_record> frames; // live frames of this thread, oldest first
+#if CORIO_DEBUG
     std::unordered_map<void*, frame_record*> by_frame; // to name what the ready queue resumes
+#endif
     // The async stack of exceptions raised in task frames, until they are reported; a few
     // at most are kept (an exception that is caught and dropped leaves its entry behind).
     std::vector<std::pair<std::exception_ptr, std::string>> stacks;
@@ -88,6 +92,7 @@ inline debug_settings& debug() noexcept {
     return s;
 }
 
+#if CORIO_DEBUG
 inline void frame_record::know_frame(void* address) noexcept {
     frame = address;
     try {
@@ -95,6 +100,19 @@ inline void frame_record::know_frame(void* address) noexcept {
     } catch (...) { // out of memory: a slow step of this frame goes unnamed
         frame = nullptr;
     }
+}
+#endif
+
+/// The record of the frame at `address`, if it is a corio task's (debug builds only).
+inline frame_record* frame_record_of(void* address) noexcept {
+#if CORIO_DEBUG
+    auto& frames = debug().by_frame;
+    auto it = frames.find(address);
+    return it == frames.end() ? nullptr : it->second;
+#else
+    (void)address;
+    return nullptr;
+#endif
 }
 
 inline const char* state_name(frame_record::state s) noexcept {

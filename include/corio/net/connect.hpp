@@ -8,7 +8,7 @@
 // Cancelling it (or bounding it with wait_for, the one timeout for the whole) closes every
 // half-open socket.
 #include <algorithm>
-#include <chrono>
+#include "corio/detail/chrono.hpp"
 #include <cstdint>
 #include <stdexcept>
 #include <string>

@@ -2,7 +2,7 @@
 // One connection attempt to one address: the socket is owned by the connecting frame from
 // the start, so cancelling the attempt (or bounding it with wait_for) closes it.
 #include <algorithm>
-#include <chrono>
+#include "corio/detail/chrono.hpp"
 #include <memory>
 #include <utility>
 

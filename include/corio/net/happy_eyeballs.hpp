@@ -5,7 +5,7 @@
 // the others are cancelled, which closes their sockets. The attempts are the children of
 // one child_group (as in race), so none outlives the open_connection that started it and
 // cancelling open_connection cancels them all.
-#include <chrono>
+#include "corio/detail/chrono.hpp"
 #include <cstddef>
 #include <memory>
 #include <optional>
