@@ -1,4 +1,4 @@
-#define CORIO_COUNT_FRAMES
+#define CORIO_COUNT_FRAMES 1
 #include "corio_test.hpp"
 
 #include <string>

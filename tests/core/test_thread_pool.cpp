@@ -1,4 +1,4 @@
-#define CORIO_COUNT_FRAMES
+#define CORIO_COUNT_FRAMES 1
 #include "corio_test.hpp"
 
 #include <corio/thread_pool.hpp>
