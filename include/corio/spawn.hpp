@@ -126,23 +126,22 @@ struct spawned_state final : root_base, result_completion<T>, group_member {
     /// suspended, so it is destroyed here, and with it the task's locals and parameters,
     /// such as a connection's stream, even while handles keep the result.
     std::coroutine_handle<> on_finished() noexcept {
-        spawned_state* self = this;
         // Cancelled while running, then returned without waiting again: asyncio ends such
         // a task cancelled, so the request that cancel() reported is not dropped.
-        if (self->slot.take_pending() && !self->out.has_exception())
-            self->out.set_exception(std::make_exception_ptr(cancelled_error()));
-        self->done = true;
-        self->work.handle().destroy();
-        (void)self->work.release();
-        event_loop::release(*self);
-        if (member_group* g = self->group) {
-            self->leave_group();
-            if (g->member_finished(g, *self, self->out.exception())) self->retrieved = true;
+        if (slot.take_pending() && !this->out.has_exception())
+            this->out.set_exception(std::make_exception_ptr(cancelled_error()));
+        done = true;
+        work.handle().destroy();
+        (void)work.release();
+        event_loop::release(*this);
+        if (member_group* g = group) {
+            leave_group();
+            if (g->member_finished(g, *this, this->out.exception())) retrieved = true;
         }
-        self->wake_waiters();
-        if (self->handles == 0) {
-            self->report_if_unobserved();
-            delete self;
+        wake_waiters();
+        if (handles == 0) {
+            report_if_unobserved();
+            delete this;
         }
         return std::noop_coroutine();
     }

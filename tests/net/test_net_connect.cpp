@@ -18,6 +18,7 @@
 #include <corio/net.hpp>
 #include <corio/thread_pool.hpp>
 
+#include "helpers/full_backlog.hpp"
 #include "helpers/net_helpers.hpp"
 
 using namespace std::chrono_literals;
@@ -31,37 +32,7 @@ namespace {
 using net_test::closed_port;
 using net_test::require_clean;
 
-// A listener that accepts nothing, with its backlog full, so the next connect to it
-// stays pending (the SYN is dropped and retried).
-struct full_backlog {
-    int listener = -1;
-    std::vector<int> fillers;
-    std::uint16_t port = 0;
-
-    full_backlog() {
-        listener = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ::bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof a);
-        ::listen(listener, 0);
-        socklen_t len = sizeof a;
-        ::getsockname(listener, reinterpret_cast<sockaddr*>(&a), &len);
-        port = ntohs(a.sin_port);
-        for (int i = 0; i < 64; ++i) {
-            int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-            fillers.push_back(fd);
-            ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-            pollfd p{fd, POLLOUT, 0};
-            if (::poll(&p, 1, 200) == 0) return; // this one is stuck: the backlog is full
-        }
-        FAIL("could not fill the listen backlog");
-    }
-    ~full_backlog() {
-        for (int fd : fillers) ::close(fd);
-        ::close(listener);
-    }
-};
+using test_support::full_backlog;
 
 } // namespace
 
