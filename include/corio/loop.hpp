@@ -6,17 +6,11 @@
 #include <climits>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <memory>
 #include <typeinfo>
 #include <utility>
-
-#if defined(__linux__)
-#endif
-
-#if __has_include(<cxxabi.h>)
-#include <cxxabi.h>
-#endif
 
 #include "corio/detail/callback.hpp"
 #include "corio/detail/chrono.hpp"
@@ -29,6 +23,7 @@
 #include "corio/platform/thread.hpp"
 #include "corio/detail/task_debug.hpp"
 #include "corio/detail/timer_heap.hpp"
+#include "corio/detail/unhandled.hpp"
 #include "corio/errors.hpp"
 
 namespace corio {
@@ -76,7 +71,9 @@ class event_loop : public detail::scheduler {
 public:
     using clock = std::chrono::steady_clock;
 
-    event_loop() {
+    /// `b`: the kernel interface to wait with (see corio::backend); automatic reads
+    /// CORIO_BACKEND, then takes io_uring where the kernel allows it.
+    explicit event_loop(corio::backend b = corio::backend::automatic) : reactor_(b) {
         if (detail::current_loop_ptr)
             throw std::logic_error("corio: an event loop is already running on this thread");
         static std::atomic<std::uint64_t> count{0};
@@ -84,6 +81,7 @@ public:
         thread_ = detail::current_thread_id();
         detail::current_loop_ptr = this;
         detail::current_scheduler_ptr = this;
+        if (reactor_.completions()) io_waits_.set_arm_hook(detail::thunk<void, &event_loop::arm_poll>, this);
     }
     ~event_loop() {
         shutdown();
@@ -125,11 +123,19 @@ public:
     /// resumed and stopped; the debug build's reports (a task that never ran) are on.
     /// Usually set through run_options{.debug = true} or CORIO_DEBUG=1 in the environment.
     void set_debug(bool on = true) noexcept {
+        if (on && !debug_ && reactor_.fallback_error())
+            std::fprintf(stderr, "corio: io_uring is unavailable (%s): the loop uses epoll\n",
+                         std::strerror(reactor_.fallback_error()));
         debug_ = on;
         detail::debug().enabled = on;
         special_ = virtual_time_ || debug_;
     }
     bool debug() const noexcept { return debug_; }
+    /// The kernel interface this loop waits with: epoll, kqueue or io_uring.
+    corio::backend backend() const noexcept { return reactor_.kind(); }
+    /// io_uring's operations (multishot recv, send, file reads and writes); null on epoll
+    /// and kqueue, where operations wait for readiness and make their own syscalls.
+    detail::completion_port* completions() noexcept { return reactor_.completions(); }
     bool virtual_time() const noexcept { return virtual_time_; }
 
     /// Numbers the loops of the process from 1; errors name a loop by it and by the
@@ -261,6 +267,7 @@ public:
         }
         for (detail::loop_service* s = services_; s; s = s->next_) s->shutdown(); // newest first
         try {
+            reactor_.cancel_all(*this); // the kernel lets go of every buffer it was given
             // Jobs the services finished late still post back; run them so their frames end.
             while (!ready_.empty() || remote_.load() != nullptr) {
                 drain_remote();
@@ -320,6 +327,7 @@ private:
 
     bool can_progress() const noexcept {
         return !ready_.empty() || !timers_.empty() || external_work_ > 0 || io_waits_.parked() > 0 ||
+               reactor_.ops_in_flight() > 0 ||
                remote_.load(std::memory_order_acquire) != nullptr;
     }
 
@@ -333,6 +341,8 @@ private:
     }
 
     void poll(int timeout_ms) { reactor_.poll(timeout_ms, *this); }
+    friend struct detail::dispatch;
+    void arm_poll(detail::io_state& s, bool for_write) { reactor_.arm_poll(s, for_write); }
 
     /// turn() under virtual time or in debug mode. Out of line, so that turn() stays as it
     /// was for a loop that uses neither: one predictable branch more per turn.
@@ -437,26 +447,8 @@ private:
     }
 
 public:
-    /// What report() does without a handler: one line on stderr.
-    static void default_report(std::exception_ptr e) noexcept {
-        try {
-            std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-            const char* name = typeid(ex).name();
-#if __has_include(<cxxabi.h>)
-            int status = 0;
-            std::unique_ptr<char, void (*)(void*)> readable(
-                abi::__cxa_demangle(name, nullptr, nullptr, &status), std::free);
-            if (status == 0 && readable) name = readable.get();
-#endif
-            std::fprintf(stderr, "corio: unhandled exception in a spawned task: %s: %s\n", name,
-                         ex.what());
-            detail::print_async_stack(e);
-        } catch (...) {
-            std::fprintf(stderr, "corio: unhandled exception in a spawned task (not a std::exception)\n");
-            detail::print_async_stack(e);
-        }
-    }
+    /// What report() does without a handler: one line on stderr, and the task's async stack.
+    static void default_report(std::exception_ptr e) noexcept { detail::print_unhandled(e); }
 
 private:
     detail::reactor reactor_;

@@ -39,6 +39,10 @@ struct run_options {
     /// with CORIO_DEBUG=1 at compile time, dump_tasks() draws the tree of tasks. Also on
     /// when the environment has CORIO_DEBUG=1.
     bool debug = false;
+    /// The kernel interface to wait with: automatic (CORIO_BACKEND from the environment,
+    /// else io_uring where the kernel allows it, else epoll), or one named. A backend the
+    /// kernel refuses falls back to epoll; debug mode says so on stderr.
+    corio::backend backend = corio::backend::automatic;
 };
 
 namespace detail {
@@ -65,7 +69,7 @@ auto run(Awaitable&& main, run_options options = {}) {
     task_handle<T> handle;
     bool interrupted = false;
     {
-        event_loop loop;
+        event_loop loop(options.backend);
         if (options.clock == loop_clock::virtual_time) loop.use_virtual_time();
         if (options.debug || detail::debug_requested_by_environment()) loop.set_debug();
         // Caught before main runs, so nothing main starts can miss the handler.

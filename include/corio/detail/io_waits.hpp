@@ -21,6 +21,13 @@ public:
     // Waiters parked now, on every descriptor of the loop (background watches excepted).
     long parked() const noexcept { return parked_; }
 
+    // A backend that watches only what is waited for (io_uring's one-shot polls) is told
+    // of every park; one that watches each descriptor for its life (epoll, kqueue) sets none.
+    void set_arm_hook(void (*arm)(void*, io_state&, bool), void* context) noexcept {
+        arm_ = arm;
+        arm_context_ = context;
+    }
+
     // Parks `w`; a second waiter in the same direction is a logic error (one reader and
     // one writer per descriptor, as asyncio's streams allow).
     void park(io_state& s, bool for_write, io_waiter& w) {
@@ -28,6 +35,7 @@ public:
         if (slot)
             throw std::logic_error(for_write ? "corio: two concurrent writers on one descriptor"
                                              : "corio: two concurrent readers on one descriptor");
+        if (arm_) arm_(arm_context_, s, for_write);
         slot = &w;
         if (!w.background) ++parked_;
     }
@@ -75,6 +83,8 @@ private:
 
     scheduler& sched_;
     long parked_ = 0;
+    void (*arm_)(void*, io_state&, bool) = nullptr;
+    void* arm_context_ = nullptr;
 };
 
 } // namespace corio::detail

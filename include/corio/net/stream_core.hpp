@@ -4,6 +4,7 @@
 // errors. stream.hpp documents the behaviour; stream_ops.hpp holds the operations that
 // wait. A pipe end uses read/write instead of recv/send, and its write_eof() closes it.
 #include <algorithm>
+#include <cerrno>
 #include <coroutine>
 #include <cstddef>
 #include <cstring>
@@ -12,8 +13,11 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <utility>
 
+#include "corio/detail/completion_port.hpp"
+#include "corio/detail/dispatch.hpp"
 #include "corio/net/registered_socket.hpp"
 #include "corio/errors.hpp"
 #include "corio/event.hpp"
@@ -48,10 +52,20 @@ inline char* recv_scratch() {
 
 enum class pipe_end : unsigned char { read, write };
 
-class stream_core {
+/// On io_uring (the loop has a completion port) a socket receives ahead, with multishot
+/// recv, into the read buffer (as asyncio's transports do), up to this many bytes beyond
+/// the readuntil limit before it pauses; reads take from the buffer. Writes are sent by
+/// the ring from the stream's own buffer: write() never makes a syscall there.
+inline constexpr std::size_t ring_read_ahead = 256 * 1024;
+
+class stream_core final : recv_sink, port_op {
+    friend struct dispatch;
+
 public:
     stream_core(unique_fd fd, int family) : sock(std::move(fd), io_kind::stream) {
         prepare_stream_socket(sock.fd(), family);
+        port = sock.loop().completions();
+        complete = thunk<port_op, &stream_core::on_sent>;
     }
     /// One end of a pipe (non-blocking). A read end cannot be written (write() throws
     /// logic_error, as after write_eof()); a write end reads as at EOF.
@@ -123,7 +137,9 @@ public:
 
     /// One recv of at most `max` bytes into the thread's scratch buffer, without waiting:
     /// the byte count, 0 at EOF (or once closed locally: what is buffered, then EOF), -1
-    /// when the socket has nothing yet. Throws the (sticky) socket error.
+    /// when the socket has nothing yet. Throws the (sticky) socket error. On a completion
+    /// port the bytes arrive in the read buffer instead: this (re)starts receiving and
+    /// returns -1, and the port wakes the parked reader as they come.
     long recv_once(std::size_t max) {
         for (;;) {
             if (read_error) throw_read_error();
@@ -131,6 +147,10 @@ public:
             if (closing || !sock.is_open()) {
                 eof = true;
                 return 0;
+            }
+            if (port) {
+                port->arm_recv(sock.io, *this);
+                return -1;
             }
             long n = receive(recv_scratch(), std::min(max, recv_scratch_size));
             if (n > 0) return n;
@@ -153,7 +173,7 @@ public:
     }
 
     /// ------------------------------------------------------------ write side
-    std::size_t wsize() const noexcept { return wbuf.size() - wbeg; }
+    std::size_t wsize() const noexcept { return wbuf.size() - wbeg + (wsending.size() - wsent); }
 
     [[noreturn]] void throw_write_error() const {
         throw_errno(write_error, (is_pipe() ? "write to " : "send to ") + name());
@@ -172,6 +192,12 @@ public:
     void write(std::string_view data, const std::shared_ptr<stream_core>& self) {
         check_writable();
         if (data.empty()) return;
+        if (port) {
+            wbuf.append(data);
+            if (!flushing) send_on_port(self);
+            update_paused();
+            return;
+        }
         if (wsize() == 0) { // nothing queued: the kernel may take it all now
             while (!data.empty()) {
                 long n = transmit(data.data(), data.size());
@@ -292,12 +318,76 @@ public:
     void close_now() noexcept {
         wbuf.clear();
         wbeg = 0;
+        if (port && flushing) port->cancel(*this); // a peer that never reads must not pin it
         sock.close_and_wake();
         update_paused();
         notify();
     }
 
+    /// ------------------------------------------------------------ completion port
+    /// Moves the write buffer into the one send in flight, which the kernel reads until
+    /// its completion: later writes append to wbuf meanwhile. `self` keeps this alive.
+    void send_on_port(const std::shared_ptr<stream_core>& self) {
+        wsending.swap(wbuf);
+        wbuf.clear();
+        wbeg = wsent = 0;
+        port->send(sock.io, wsending.data(), wsending.size(), *this);
+        flushing = true;
+        keep_alive = self;
+    }
+
+    void on_sent(int result) noexcept {
+        if (result > 0) {
+            wsent += static_cast<std::size_t>(result);
+            if (wsent < wsending.size() && sock.is_open() && !write_error && resend()) return;
+        } else if (!write_error) {
+            fail_write(result == 0 ? EPIPE : -result);
+        }
+        wsending.clear();
+        wsent = 0;
+        if (!write_error && wbuf.size() > wbeg && sock.is_open()) {
+            wsending.swap(wbuf);
+            wbuf.clear();
+            wbeg = 0;
+            if (resend()) {
+                update_paused();
+                return;
+            }
+            wsending.clear();
+        }
+        update_paused();
+        std::shared_ptr<stream_core> last = std::move(keep_alive); // may be the last owner
+        after_flush();
+    }
+
+    bool resend() noexcept {
+        try {
+            port->send(sock.io, wsending.data() + wsent, wsending.size() - wsent, *this);
+            return true;
+        } catch (const std::system_error& e) {
+            fail_write(e.code().value());
+            return false;
+        }
+    }
+
+    void on_data(const char* data, std::size_t n) noexcept override {
+        try {
+            append(data, n);
+        } catch (...) { // out of memory: the reader sees it as an error
+            if (!read_error) read_error = ENOMEM;
+        }
+        if (available() >= std::max(limit, ring_read_ahead)) port->pause_recv(sock.io);
+    }
+    void on_end(int result) noexcept override {
+        if (result == 0) eof = true;
+        else if (result != -ECANCELED && result != -ENOBUFS && !read_error) read_error = -result;
+    }
+
     registered_socket sock;
+    completion_port* port = nullptr; // the loop's, for a socket on io_uring; else null
+    std::string wsending; // the send in flight: wsending[wsent, end)
+    std::size_t wsent = 0;
+    std::shared_ptr<stream_core> keep_alive; // while a send is in flight
     endpoint peer;
     std::size_t limit = default_stream_limit;
 
