@@ -33,24 +33,31 @@ struct port_op {
     void (*complete)(port_op*, int result) noexcept = nullptr;
 };
 
-/// A socket whose bytes the port receives ahead of reads (multishot recv): `on_data` for
-/// each chunk as it arrives, `on_end` once the receiving stops (0 at EOF, a negated
-/// errno, or -ECANCELED / -ENOBUFS when it merely paused: a later arm_recv resumes it).
-/// The port wakes the descriptor's parked reader after each.
-struct recv_sink {
-    virtual void on_data(const char* data, std::size_t n) noexcept = 0;
+/// What a multishot request produces, one item per completion until it ends.
+enum class multishot : unsigned char {
+    recv,   // a stream socket's bytes, received ahead of reads into provided buffers
+    accept, // a listening socket's new connections
+};
+
+/// Where a multishot request delivers: `on_item` per completion (recv: `result` bytes at
+/// `data`; accept: `result` is the new descriptor, `data` null), `on_end` once it stops (0
+/// at EOF, a negated errno, or -ECANCELED / -ENOBUFS when it merely paused: arming again
+/// resumes it). The port wakes the descriptor's parked reader after each.
+struct multishot_sink {
+    virtual void on_item(int result, const char* data) noexcept = 0;
     virtual void on_end(int result) noexcept = 0;
 
 protected:
-    ~recv_sink() = default;
+    ~multishot_sink() = default;
 };
 
 class completion_port {
 public:
-    /// Starts receiving into `sink` unless it already is (or is still stopping).
-    virtual void arm_recv(io_state& s, recv_sink& sink) = 0;
-    /// Stops receiving ahead (the sink has buffered enough); on_end(-ECANCELED) follows.
-    virtual void pause_recv(io_state& s) noexcept = 0;
+    /// Starts the descriptor's multishot request unless it runs already (or is still
+    /// stopping: its on_end wakes the reader, who arms it again).
+    virtual void arm(io_state& s, multishot what, multishot_sink& sink) = 0;
+    /// Stops it (the sink has buffered enough); on_end(-ECANCELED) follows.
+    virtual void pause(io_state& s) noexcept = 0;
     virtual void send(io_state& s, const char* data, std::size_t n, port_op& op) = 0;
     virtual void read_at(int fd, char* buf, std::size_t n, std::uint64_t offset, port_op& op) = 0;
     virtual void write_at(int fd, const char* buf, std::size_t n, std::uint64_t offset, port_op& op) = 0;

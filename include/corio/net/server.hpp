@@ -113,9 +113,49 @@ struct server_task : list_hook {
     }
 };
 
-struct listener {
-    explicit listener(unique_fd fd) : sock(std::move(fd), io_kind::listener) {}
+/// On io_uring one multishot accept serves the listening socket for its life: the ring
+/// accepts as connections arrive and queues them here for the accept loop.
+struct listener final : multishot_sink {
+    explicit listener(unique_fd fd) : sock(std::move(fd), io_kind::listener), port(sock.loop().completions()) {}
+    ~listener() {
+        for (std::size_t i = head; i < queued.size(); ++i) close_fd(queued[i]);
+    }
+    listener(const listener&) = delete;
+    listener& operator=(const listener&) = delete;
+
+    /// A new connection's descriptor, or -errno (-EAGAIN: none yet; wait for readable).
+    int accept_next(sock_addr& peer) {
+        if (!port) return accept_socket(sock.fd(), peer);
+        if (head < queued.size()) {
+            int fd = queued[head++];
+            if (head == queued.size()) {
+                queued.clear();
+                head = 0;
+            }
+            if (!peer_address(fd, peer)) peer = sock_addr{}; // reset already: its reads say so
+            return fd;
+        }
+        if (int e = std::exchange(error, 0)) return -e;
+        port->arm(sock.io, multishot::accept, *this);
+        return -EAGAIN;
+    }
+
+    void on_item(int fd, const char*) noexcept override {
+        try {
+            queued.push_back(fd);
+        } catch (...) {
+            close_fd(fd); // out of memory: the client sees a reset, the server goes on
+        }
+    }
+    void on_end(int result) noexcept override {
+        if (result < 0 && result != -ECANCELED && result != -ENOBUFS) error = -result;
+    }
+
     registered_socket sock;
+    completion_port* port; // the loop's on io_uring, else null
+    std::vector<int> queued; // accepted by the ring, not yet taken: queued[head, end)
+    std::size_t head = 0;
+    int error = 0; // the multishot accept's failure, for the accept loop's backoff
     endpoint address;
     int family = 0;
     file_identity unix_file; // the socket file this server created, removed on close
@@ -265,7 +305,7 @@ inline task<void> accept_loop(live_token token, listener* l) {
         int err = 0, n = 0;
         for (; n < max_accept_batch; ++n) {
             sock_addr peer;
-            int fd = accept_socket(l->sock.fd(), peer);
+            int fd = l->accept_next(peer);
             if (fd < 0) {
                 err = -fd;
                 if (is_transient_accept_error(err)) continue;

@@ -58,7 +58,7 @@ enum class pipe_end : unsigned char { read, write };
 /// the ring from the stream's own buffer: write() never makes a syscall there.
 inline constexpr std::size_t ring_read_ahead = 256 * 1024;
 
-class stream_core final : recv_sink, port_op {
+class stream_core final : multishot_sink, port_op {
     friend struct dispatch;
 
 public:
@@ -149,7 +149,7 @@ public:
                 return 0;
             }
             if (port) {
-                port->arm_recv(sock.io, *this);
+                port->arm(sock.io, multishot::recv, *this);
                 return -1;
             }
             long n = receive(recv_scratch(), std::min(max, recv_scratch_size));
@@ -370,13 +370,13 @@ public:
         }
     }
 
-    void on_data(const char* data, std::size_t n) noexcept override {
+    void on_item(int n, const char* data) noexcept override {
         try {
-            append(data, n);
+            append(data, static_cast<std::size_t>(n));
         } catch (...) { // out of memory: the reader sees it as an error
             if (!read_error) read_error = ENOMEM;
         }
-        if (available() >= std::max(limit, ring_read_ahead)) port->pause_recv(sock.io);
+        if (available() >= std::max(limit, ring_read_ahead)) port->pause(sock.io);
     }
     void on_end(int result) noexcept override {
         if (result == 0) eof = true;

@@ -83,8 +83,8 @@ public:
     template <class Handler>
     void cancel_all(Handler&) {}
     long ops_in_flight() const noexcept { return 0; }
-    void arm_recv(io_state&, recv_sink&) override {}
-    void pause_recv(io_state&) noexcept override {}
+    void arm(io_state&, multishot, multishot_sink&) override {}
+    void pause(io_state&) noexcept override {}
     void send(io_state&, const char*, std::size_t, port_op&) override {}
     void read_at(int, char*, std::size_t, std::uint64_t, port_op&) override {}
     void write_at(int, const char*, std::size_t, std::uint64_t, port_op&) override {}

@@ -60,8 +60,9 @@ public:
         s.registered = false;
         if (static_cast<std::size_t>(s.fd) >= table_.size()) return;
         entry& e = table_[s.fd];
-        for (unsigned tag : {tag_poll_read, tag_poll_write, tag_recv})
+        for (unsigned tag : {tag_poll_read, tag_poll_write})
             if (e.busy & bit(tag)) cancel_key(key(tag, s.fd, e.gen));
+        if (e.busy & bit(tag_recv)) cancel_key(key(multishot_tag(e), s.fd, e.gen));
         e.state = nullptr;
         e.sink = nullptr;
         e.busy = 0;
@@ -83,24 +84,31 @@ public:
     }
 
     // ------------------------------------------------------------ completion_port
-    void arm_recv(io_state& s, recv_sink& sink) override {
+    void arm(io_state& s, multishot what, multishot_sink& sink) override {
         entry& e = at(s.fd);
         e.sink = &sink;
         if (e.busy & bit(tag_recv)) return;
-        if (!bufs_ready_) open_buffers();
+        if (what == multishot::recv && !bufs_ready_) open_buffers();
         io_uring_sqe& q = ring_.next_sqe();
-        q.opcode = IORING_OP_RECV;
         q.fd = s.fd;
-        q.ioprio = IORING_RECV_MULTISHOT;
-        q.flags = IOSQE_BUFFER_SELECT;
-        q.buf_group = bufs_.group();
-        q.user_data = key(tag_recv, s.fd, e.gen);
+        if (what == multishot::recv) {
+            q.opcode = IORING_OP_RECV;
+            q.ioprio = IORING_RECV_MULTISHOT;
+            q.flags = IOSQE_BUFFER_SELECT;
+            q.buf_group = bufs_.group();
+        } else {
+            q.opcode = IORING_OP_ACCEPT;
+            q.ioprio = IORING_ACCEPT_MULTISHOT;
+            q.accept_flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+        }
+        e.accepts = what == multishot::accept;
+        q.user_data = key(multishot_tag(e), s.fd, e.gen);
         e.busy |= bit(tag_recv);
     }
-    void pause_recv(io_state& s) noexcept override {
+    void pause(io_state& s) noexcept override {
         entry& e = table_[s.fd];
         if ((e.busy & bit(tag_recv)) && !(e.busy & bit(tag_recv_stopping))) {
-            cancel_key(key(tag_recv, s.fd, e.gen));
+            cancel_key(key(multishot_tag(e), s.fd, e.gen));
             e.busy |= bit(tag_recv_stopping);
         }
     }
@@ -164,19 +172,22 @@ private:
     enum : unsigned {
         tag_poll_read = 1,
         tag_poll_write = 2,
-        tag_recv = 3,
+        tag_recv = 3, // a multishot recv; its bit in entry::busy stands for either multishot
         tag_wake = 4,
-        tag_internal = 7,
         tag_recv_stopping = 5, // only a flag in entry::busy
+        tag_accept = 6,
+        tag_internal = 7,
     };
     struct entry {
         io_state* state = nullptr;
-        recv_sink* sink = nullptr;
+        multishot_sink* sink = nullptr;
         std::uint32_t gen = 0;
         unsigned char busy = 0; // bit(tag) per request in flight
+        bool accepts = false;   // the multishot request is an accept (else a recv)
     };
 
     static constexpr unsigned bit(unsigned tag) noexcept { return 1u << tag; }
+    static unsigned multishot_tag(const entry& e) noexcept { return e.accepts ? tag_accept : tag_recv; }
     static std::uint64_t key(unsigned tag, int fd, std::uint32_t gen) noexcept {
         return tag | (std::uint64_t(unsigned(fd)) << 3) | (std::uint64_t(gen) << 35);
     }
@@ -259,17 +270,18 @@ private:
         const std::uint32_t gen = static_cast<std::uint32_t>(ud >> 35);
         entry* e = static_cast<std::size_t>(fd) < table_.size() ? &table_[fd] : nullptr;
         const bool live = e && e->state && (e->gen & 0x1fffffffu) == gen;
-        if (tag == tag_recv) {
-            if (live && e->sink && c.res > 0 && (c.flags & IORING_CQE_F_BUFFER))
-                e->sink->on_data(bufs_.data(static_cast<unsigned short>(c.flags >> IORING_CQE_BUFFER_SHIFT)),
-                                 static_cast<std::size_t>(c.res));
-            if (c.flags & IORING_CQE_F_BUFFER)
-                bufs_.recycle(static_cast<unsigned short>(c.flags >> IORING_CQE_BUFFER_SHIFT));
+        if (tag == tag_recv || tag == tag_accept) {
+            const bool has_buffer = c.flags & IORING_CQE_F_BUFFER;
+            const auto id = static_cast<unsigned short>(c.flags >> IORING_CQE_BUFFER_SHIFT);
+            if (live && e->sink && c.res > 0 && has_buffer) e->sink->on_item(c.res, bufs_.data(id));
+            else if (live && e->sink && c.res >= 0 && tag == tag_accept) e->sink->on_item(c.res, nullptr);
+            else if (!live && c.res >= 0 && tag == tag_accept) ::close(c.res); // accepted too late
+            if (has_buffer) bufs_.recycle(id);
             if (!live) return;
             io_state* s = e->state;
             if (!(c.flags & IORING_CQE_F_MORE)) {
                 e->busy &= ~(bit(tag_recv) | bit(tag_recv_stopping));
-                if (e->sink) e->sink->on_end(c.res > 0 ? -ENOBUFS : c.res);
+                if (e->sink) e->sink->on_end(c.res > 0 || (tag == tag_accept && c.res >= 0) ? -ENOBUFS : c.res);
             }
             h.on_io(s, io_readable);
             return;
