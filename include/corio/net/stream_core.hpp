@@ -149,6 +149,7 @@ public:
                 return 0;
             }
             if (port) {
+                check_loop(); // before the ring is touched: it belongs to one thread
                 port->arm(sock.io, multishot::recv, *this);
                 return -1;
             }
@@ -193,6 +194,7 @@ public:
         check_writable();
         if (data.empty()) return;
         if (port) {
+            check_loop();
             wbuf.append(data);
             if (!flushing) send_on_port(self);
             update_paused();
