@@ -11,6 +11,13 @@
 
 #include <boost/asio.hpp>
 
+// Built a second time with -DBOOST_ASIO_HAS_IO_URING -DBOOST_ASIO_DISABLE_EPOLL -luring as
+// asio_uring_echo: Asio on io_uring. Without both macros, or before Boost 1.78, Asio would
+// quietly serve the sockets with epoll and the io_uring rows would measure that.
+#if defined(BOOST_ASIO_HAS_IO_URING) && !defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
+#error "Asio's io_uring backend needs Boost >= 1.78 and BOOST_ASIO_DISABLE_EPOLL"
+#endif
+
 namespace asio = boost::asio;
 using asio::ip::tcp;
 

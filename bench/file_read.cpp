@@ -9,8 +9,13 @@
 // It is read before the rounds until at least 99% of it is in the page cache, so
 // the rounds measure the copy out of the cache, not the disk.
 //
+// With a tag (bench/run passes "io_uring" when it runs this with CORIO_BACKEND=io_uring),
+// every BENCH name ends in .<tag>, so the runs on each backend keep their own figures,
+// and one more line says whether an io_uring instance was open while corio read
+// (1 or 0: a 0 means corio read through its fallback, not the ring).
+//
 //   g++ -O2 -std=c++20 -Iinclude bench/file_read.cpp -o file_read -pthread
-//   ./file_read [size_mib] [rounds] [dir]
+//   ./file_read [size_mib] [rounds] [dir] [tag]
 #include <corio/corio.hpp>
 #include <corio/file.hpp>
 
@@ -21,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -115,6 +121,21 @@ corio::task<std::size_t> corio_readinto(std::string path) {
     co_return total;
 }
 
+// Whether this process has an io_uring instance open.
+bool ring_open() {
+    DIR* d = ::opendir("/proc/self/fd");
+    if (!d) return false;
+    bool found = false;
+    while (dirent* e = ::readdir(d)) {
+        char link[64] = {};
+        std::string p = std::string("/proc/self/fd/") + e->d_name;
+        ssize_t n = ::readlink(p.c_str(), link, sizeof link - 1);
+        if (n > 0 && std::string(link, static_cast<std::size_t>(n)) == "anon_inode:[io_uring]") found = true;
+    }
+    ::closedir(d);
+    return found;
+}
+
 double median(std::vector<double> v) {
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
@@ -128,8 +149,9 @@ int main(int argc, char** argv) {
     std::size_t mib = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 1024;
     int rounds = argc > 2 ? std::atoi(argv[2]) : 7;
     std::string dir = argc > 3 ? argv[3] : ".";
+    std::string tag = argc > 4 ? std::string(".") + argv[4] : "";
     if (mib == 0 || rounds <= 0) {
-        std::fprintf(stderr, "usage: file_read [size_mib] [rounds] [dir]\n");
+        std::fprintf(stderr, "usage: file_read [size_mib] [rounds] [dir] [tag]\n");
         return 2;
     }
     std::size_t bytes = mib * 1024 * 1024;
@@ -151,6 +173,7 @@ int main(int argc, char** argv) {
 
     std::vector<double> plain, read_n, read_into;
     bool short_read = false;
+    bool ring = false;
     corio::run([&]() -> corio::task<void> {
         for (int r = 0; r < rounds; ++r) {
             auto t0 = clock_type::now();
@@ -159,6 +182,7 @@ int main(int argc, char** argv) {
             t0 = clock_type::now();
             std::size_t b = co_await corio_readinto(path);
             read_into.push_back(gbps(b, seconds_since(t0)));
+            ring = ring || ring_open();
             t0 = clock_type::now();
             std::size_t c = plain_read(path);
             plain.push_back(gbps(c, seconds_since(t0)));
@@ -176,7 +200,8 @@ int main(int argc, char** argv) {
                 "corio::file read(n) %.2f GB/s (ratio %.2f), readinto %.2f GB/s (ratio %.2f); "
                 "target ratio >= 0.80\n",
                 mib, rounds, p, a, a / p, b, b / p);
-    std::printf("BENCH corio.file_readinto_gbps %.3f GB/s\n", b);
-    std::printf("BENCH corio.file_read_n_gbps %.3f GB/s\n", a);
-    std::printf("BENCH posix.file_read2_gbps %.3f GB/s\n", p);
+    std::printf("BENCH corio.file_readinto_gbps%s %.3f GB/s\n", tag.c_str(), b);
+    std::printf("BENCH corio.file_read_n_gbps%s %.3f GB/s\n", tag.c_str(), a);
+    std::printf("BENCH posix.file_read2_gbps%s %.3f GB/s\n", tag.c_str(), p);
+    if (!tag.empty()) std::printf("BENCH corio.file_ring_open%s %d\n", tag.c_str(), ring ? 1 : 0);
 }
