@@ -1,6 +1,10 @@
 #pragma once
 // Async files in aiofiles' shape. Regular files are not pollable, so every system call
 // runs on the loop's worker pool (thread_pool.hpp) and the loop keeps running meanwhile.
+// On io_uring (event_loop::completions() is not null) the reads, writes at offsets and
+// fsync of a file that can seek go on the ring instead, with no worker thread and no copy
+// (the kernel reads into the string the caller gets); open, stat, close and appending
+// writes stay on the pool.
 //
 //   corio::file f = co_await corio::open("meo.txt", "w");
 //   co_await f.write("meoooow");
@@ -13,11 +17,12 @@
 // The file object keeps its own position and uses pread/pwrite at it, with a 64 KiB read
 // buffer (readline does not cost a round trip per line) and a 64 KiB write buffer
 // (flushed when full, by flush(), sync(), seek(), size(), close() and the destructor).
-// Reads and writes of 64 KiB or more go straight to the worker without being copied
-// through the buffers. Sequential reads of one large size are read ahead two chunks, so
-// streaming a file holds at most three chunks (the caller's and two ahead); readinto()
-// streams through one reused buffer with no allocation per chunk. Data read ahead is the
-// file as it was when read; any write or seek on this file object discards it.
+// Reads and writes of 64 KiB or more go straight to the worker (or the ring) without being
+// copied through the buffers. On the pool, sequential reads of one large size are read
+// ahead two chunks, so streaming a file holds at most three chunks (the caller's and two
+// ahead); readinto() streams through one reused buffer with no allocation per chunk. Data
+// read ahead is the file as it was when read; any write or seek on this file object
+// discards it.
 //
 // Files that cannot seek (FIFOs, pipes, sockets, terminals, character devices such as
 // /dev/zero; seekable() tells) are read and written with read/write at their current
@@ -49,7 +54,8 @@
 //   them, so there the pending data is dropped instead and the position goes back to the
 //   end of what was flushed; it may or may not have reached the file.
 // - A write cancelled while it was running finishes on its worker in the background, so
-//   its bytes may land after the file's next operations.
+//   its bytes may land after the file's next operations. On io_uring a cancelled
+//   operation returns only once the kernel is done with it: nothing lands later.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -164,7 +170,11 @@ public:
         co_await prepare_read();
         std::size_t have = avail();
         std::uint64_t at = pos_ + have;
-        std::string out = co_await to_thread(detail::file_jobs::read_rest, h_, at, have);
+        std::string out;
+        if (detail::completion_port* port = ring())
+            out = co_await ring_read_rest(*port, at, have);
+        else
+            out = co_await to_thread(detail::file_jobs::read_rest, h_, at, have);
         if (have) std::memcpy(out.data(), rbuf_.data() + rpos_, have);
         drop_read_buffer();
         pos_ += out.size();
@@ -217,8 +227,11 @@ public:
             pos_ += n;
             co_return n;
         }
-        pos_ = co_await to_thread(detail::file_jobs::write_string, h_, std::move(data), pos_,
-                                  mode_bits_.append);
+        if (detail::completion_port* port = ring_for_writes())
+            pos_ = co_await write_on_port(*port, std::move(data));
+        else
+            pos_ = co_await to_thread(detail::file_jobs::write_string, h_, std::move(data), pos_,
+                                      mode_bits_.append);
         co_return n;
     }
 
@@ -236,7 +249,10 @@ public:
         op_guard g(*this);
         check_open();
         co_await flush_buffer();
-        co_await to_thread(detail::file_jobs::sync, h_);
+        if (detail::completion_port* port = event_loop::current().completions())
+            co_await sync_on_port(*port);
+        else
+            co_await to_thread(detail::file_jobs::sync, h_);
     }
 
     /// Moves the position (Python's seek); returns the new one. Past the end is allowed

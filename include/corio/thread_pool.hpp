@@ -115,6 +115,12 @@ public:
         std::lock_guard lk(mu_);
         return started_;
     }
+    /// How many jobs have been queued since the loop began (to_thread and background
+    /// work): tells whether something ran on the pool at all.
+    std::size_t jobs_submitted() const {
+        std::lock_guard lk(mu_);
+        return submitted_;
+    }
 
     /// Queues a job. Returns false once the pool has shut down: the caller runs it inline.
     bool submit(detail::pool_job& j) {
@@ -123,6 +129,7 @@ public:
         if (!started_) start(lk);
         j.st = detail::pool_job::state::queued;
         queue_.push_back(j);
+        ++submitted_;
         // Busy workers look at the queue before sleeping. A spinning worker takes the job
         // without a futex wake; it is told after the unlock so that it finds the lock free.
         detail::pool_worker* spinner = std::exchange(spinner_, nullptr);
@@ -289,6 +296,7 @@ private:
     std::size_t running_ = 0;                 // workers inside a job's execute
     detail::spin_backoff spin_backoff_;
     std::size_t worker_count_ = 0;
+    std::size_t submitted_ = 0;
     bool started_ = false;
     bool stopping_ = false;
 };

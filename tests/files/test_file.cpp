@@ -102,10 +102,14 @@ struct worker_blocker {
     }
 };
 
+// Cancels op once it waits for its system call: on the pool, queued behind the blocker;
+// on io_uring, submitted to the ring (and maybe done, not yet reaped: it must still end
+// cancelled). One yield is enough, as op runs to its wait as soon as it starts.
 template <class T>
 corio::task<bool> cancelled_while_queued(corio::task<T> op) {
     auto h = corio::spawn(std::move(op));
-    co_await corio::sleep(2ms); // it reaches the pool and queues behind the blocker
+    co_await corio::sleep(0s);
+    REQUIRE_FALSE(h.done());
     h.cancel();
     try {
         co_await h;

@@ -2,6 +2,12 @@
 // The loop side of corio::file: its position, the read and write buffers, the read-ahead
 // of sequential large reads, and the rules that keep them consistent through
 // cancellation and failure (file.hpp states those rules; the public calls live there).
+//
+// When the loop has a completion port (io_uring) and the file can seek, reads, writes at
+// offsets and fsync go on the port (port_awaiter) instead of the worker pool, into and
+// out of the very strings the caller gets or gave; they are not read ahead, since the
+// kernel copies a cached chunk inside the loop's own io_uring_enter. Appending writes
+// (which need the end of the file afterwards) stay on the pool.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -11,6 +17,7 @@
 #include <string>
 #include <utility>
 
+#include "corio/detail/port_awaiter.hpp"
 #include "corio/file/jobs.hpp"
 #include "corio/errors.hpp"
 #include "corio/outcome.hpp"
@@ -86,7 +93,9 @@ protected:
         // Two statements, not ?: with a co_await in each arm, which GCC 12 miscompiles
         // (the string is freed while still in use).
         std::string chunk;
-        if (seekable_)
+        if (completion_port* port = ring())
+            chunk = co_await ring_read(*port, make_buffer(buffer_size), 0, buffer_size, at);
+        else if (seekable_)
             chunk = co_await to_thread(file_jobs::read_chunk, h_, make_buffer(buffer_size), buffer_size, at, 0);
         else
             chunk = co_await to_thread(file_jobs::read_available, h_, make_buffer(buffer_size), buffer_size);
@@ -139,7 +148,7 @@ protected:
     /// Only for files that can seek: chunks read ahead of a FIFO would be taken from it in
     /// whatever order the workers ran.
     void start_read_ahead(bool full, std::size_t n) {
-        if (!full || !seekable_) return;
+        if (!full || !seekable_ || ring()) return;
         ahead_at_ = pos_;
         ahead_size_ = n;
         top_up_read_ahead();
@@ -181,7 +190,11 @@ protected:
     task<std::string> read_direct(std::size_t n, std::string buf) {
         std::size_t have = avail();
         std::uint64_t at = pos_ + have;
-        std::string out = co_await to_thread(file_jobs::read_chunk, h_, std::move(buf), n, at, have);
+        std::string out;
+        if (completion_port* port = ring())
+            out = co_await ring_read(*port, std::move(buf), have, n, at);
+        else
+            out = co_await to_thread(file_jobs::read_chunk, h_, std::move(buf), n, at, have);
         if (have) std::memcpy(out.data(), rbuf_.data() + rpos_, have);
         drop_read_buffer();
         pos_ += out.size();
@@ -206,6 +219,21 @@ protected:
         std::size_t n = wbuf_->size();
         std::uint64_t at = pos_ - n;
         bool append = mode_bits_.append;
+        if (completion_port* port = ring_for_writes()) {
+            // Cancelled, the buffer and the position stay: the kernel is done with the
+            // buffer when this resumes, and rewriting the same bytes at the same offsets
+            // is harmless.
+            std::shared_ptr<std::string> buf = wbuf_;
+            port_awaiter::result r =
+                co_await port_awaiter(*port, port_awaiter::kind::write, h_->fd(), buf->data(), n, at);
+            if (r.error) {
+                buf->erase(0, std::min(r.done, n)); // what reached the file is not retried
+                throw_write_error(r.error, write_kind::flush, path_, r.done, n);
+            }
+            pos_ = at + n;
+            buf->clear();
+            co_return;
+        }
         try {
             pos_ = co_await to_thread(file_jobs::write_buffer, h_, wbuf_, at, append);
         } catch (const cancelled_error&) {
@@ -224,6 +252,61 @@ protected:
             throw;
         }
         wbuf_->clear(); // the worker is done with it (its job ended before we resumed)
+    }
+
+    /// The loop's completion port when reads and writes at offsets can use it.
+    completion_port* ring() const noexcept {
+        return seekable_ && current_loop_ptr ? current_loop_ptr->completions() : nullptr;
+    }
+    /// Appending needs the end of the file afterwards, which the pool's write(2) and lseek
+    /// give.
+    completion_port* ring_for_writes() const noexcept { return mode_bits_.append ? nullptr : ring(); }
+
+    /// Reads n - have bytes at `at` into buf from offset `have` on (fewer only at end of
+    /// file) and returns buf cut to what it holds: the string read into is the one
+    /// returned, with no copy.
+    task<std::string> ring_read(completion_port& port, std::string buf, std::size_t have, std::size_t n,
+                                std::uint64_t at) {
+        if (buf.size() != n) size_for_overwrite(buf, n);
+        std::shared_ptr<file_handle> h = h_; // the descriptor outlives the operation
+        port_awaiter::result r =
+            co_await port_awaiter(port, port_awaiter::kind::read, h->fd(), buf.data() + have, n - have, at);
+        if (r.error) throw_file_error(r.error, "read", h->path());
+        buf.resize(have + r.done);
+        co_return buf;
+    }
+
+    /// read(): everything from `at` on, `have` bytes in. The size (a stat) comes from the
+    /// pool; it is a hint, as in file_jobs::read_rest.
+    task<std::string> ring_read_rest(completion_port& port, std::uint64_t at, std::size_t have) {
+        std::uint64_t size = co_await to_thread(file_jobs::size, h_);
+        std::string s = make_buffer(have + static_cast<std::size_t>(size > at ? size - at : 0) + 1);
+        std::size_t got = have;
+        for (;;) {
+            s.resize(std::max<std::size_t>(s.size(), got + 4096));
+            port_awaiter::result r = co_await port_awaiter(port, port_awaiter::kind::read, h_->fd(), s.data() + got,
+                                                           s.size() - got, at + (got - have));
+            if (r.error) throw_file_error(r.error, "read", path_);
+            got += r.done;
+            if (got < s.size()) break;
+            s.resize(s.size() * 2);
+        }
+        s.resize(got);
+        co_return s;
+    }
+
+    /// A direct write of data at the position on the port; returns the position after it.
+    task<std::uint64_t> write_on_port(completion_port& port, std::string data) {
+        std::size_t n = data.size();
+        port_awaiter::result r = co_await port_awaiter(port, port_awaiter::kind::write, h_->fd(), data.data(), n, pos_);
+        if (r.error) throw_write_error(r.error, write_kind::direct, path_, r.done, n);
+        co_return pos_ + n;
+    }
+
+    /// fsync(2) on the port.
+    task<void> sync_on_port(completion_port& port) {
+        port_awaiter::result r = co_await port_awaiter(port, port_awaiter::kind::fsync, h_->fd(), nullptr, 0, 0);
+        if (r.error) throw_file_error(r.error, "fsync", path_);
     }
 
     void take(file_base&& o) noexcept {
