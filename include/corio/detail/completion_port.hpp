@@ -62,6 +62,8 @@ public:
     virtual void read_at(int fd, char* buf, std::size_t n, std::uint64_t offset, port_op& op) = 0;
     virtual void write_at(int fd, const char* buf, std::size_t n, std::uint64_t offset, port_op& op) = 0;
     virtual void fsync(int fd, bool data_only, port_op& op) = 0;
+    /// Connects a stream socket; `addr` (of `len` bytes) is read until the completion.
+    virtual void connect(int fd, const void* addr, unsigned len, port_op& op) = 0;
     /// Asks the kernel to stop `op`; its completion still comes (-ECANCELED, or its result
     /// when it finished first).
     virtual void cancel(port_op& op) noexcept = 0;

@@ -27,7 +27,7 @@ namespace corio::detail {
 
 class [[nodiscard]] port_awaiter : cancellable, port_op {
 public:
-    enum class kind : unsigned char { read, write, fsync };
+    enum class kind : unsigned char { read, write, fsync, connect };
 
     /// What was done: bytes transferred (fewer than asked only at end of file, or before
     /// an error), and an errno (0: none).
@@ -36,7 +36,8 @@ public:
         int error = 0;
     };
 
-    /// Reads or writes n bytes at `offset` of fd (for fsync, buf and n are unused).
+    /// Reads or writes n bytes at `offset` of fd (for fsync, buf and n are unused; for
+    /// connect, buf and n are the address).
     port_awaiter(completion_port& port, kind k, int fd, char* buf, std::size_t n, std::uint64_t offset) noexcept
         : port_(&port), buf_(buf), n_(n), offset_(offset), fd_(fd), kind_(k) {}
     // The kernel holds its address from submission to completion.
@@ -81,13 +82,16 @@ private:
         case kind::read: port_->read_at(fd_, buf_ + done_, n_ - done_, offset_ + done_, *this); break;
         case kind::write: port_->write_at(fd_, buf_ + done_, n_ - done_, offset_ + done_, *this); break;
         case kind::fsync: port_->fsync(fd_, false, *this); break;
+        case kind::connect: port_->connect(fd_, buf_, static_cast<unsigned>(n_), *this); break;
         }
     }
 
     /// Loop thread, from the port. Continues a short transfer unless cancelled meanwhile.
     void on_complete(int res) noexcept {
         bool again = false;
-        if (res > 0 && kind_ != kind::fsync) {
+        if (kind_ == kind::connect) {
+            error_ = res < 0 ? -res : 0; // one attempt: a retry would find it in progress
+        } else if (res > 0 && kind_ != kind::fsync) {
             done_ += static_cast<std::size_t>(res);
             again = done_ < n_;
         } else if (res == 0) {

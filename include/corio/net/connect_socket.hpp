@@ -6,6 +6,7 @@
 #include <memory>
 #include <utility>
 
+#include "corio/detail/port_awaiter.hpp"
 #include "corio/io_wait.hpp"
 #include "corio/net/address.hpp"
 #include "corio/net/stream.hpp"
@@ -14,8 +15,16 @@
 
 namespace corio::detail {
 
-/// Connects c's socket; 0 or the errno that failed it.
+/// Connects c's socket; 0 or the errno that failed it. On io_uring a TCP connect goes on
+/// the ring (a Unix one keeps the path below: a full backlog there is EAGAIN, with nothing
+/// to wait on).
 inline task<int> connect_socket(stream_core& c, sock_addr to) {
+    if (c.port && !is_unix_family(to.family())) {
+        c.check_loop();
+        auto r = co_await port_awaiter(*c.port, port_awaiter::kind::connect, c.sock.fd(),
+                                       reinterpret_cast<char*>(to.get()), to.len, 0);
+        co_return r.error;
+    }
     int err = connect_start(c.sock.fd(), to);
     if (err == 0) co_return 0;
     if (err == EAGAIN && is_unix_family(to.family())) {

@@ -89,6 +89,7 @@ public:
     void read_at(int, char*, std::size_t, std::uint64_t, port_op&) override {}
     void write_at(int, const char*, std::size_t, std::uint64_t, port_op&) override {}
     void fsync(int, bool, port_op&) override {}
+    void connect(int, const void*, unsigned, port_op&) override {}
     void cancel(port_op&) noexcept override {}
 };
 #endif

@@ -134,6 +134,11 @@ public:
         io_uring_sqe& q = op_sqe(IORING_OP_FSYNC, fd, op);
         q.fsync_flags = data_only ? IORING_FSYNC_DATASYNC : 0;
     }
+    void connect(int fd, const void* addr, unsigned len, port_op& op) override {
+        io_uring_sqe& q = op_sqe(IORING_OP_CONNECT, fd, op);
+        q.addr = reinterpret_cast<std::uint64_t>(addr);
+        q.off = len; // the address length goes where a read's offset would
+    }
     void cancel(port_op& op) noexcept override { cancel_key(reinterpret_cast<std::uint64_t>(&op)); }
 
     /// Operations whose completion has not arrived (the loop's shutdown waits for them).
