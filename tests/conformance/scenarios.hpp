@@ -157,12 +157,14 @@ corio::task<void> cancel_then_go_on(Case& c) {
 template <class Case, class Scenario>
 void run_scenario(Scenario scenario) {
     Case c;
-    corio::run([&]() -> corio::task<void> { co_await scenario(c); }());
+    corio::run([&]() -> corio::task<void> { co_await scenario(c); }(), {.backend = Case::backend});
     c.after_run();
 }
 
 struct case_base {
     bool got = false;
+    // The loop's backend: automatic follows CORIO_BACKEND, as CTest sets it for each half.
+    static constexpr corio::backend backend = corio::backend::automatic;
     static constexpr int wake_turns = 0;
     corio::task<void> block() { co_return; }
     corio::task<void> waiting() {

@@ -84,8 +84,11 @@ struct scripted_port final : corio::detail::completion_port {
         op->complete(op, result);
     }
 
-    void arm_recv(corio::detail::io_state&, corio::detail::recv_sink&) override {}
-    void pause_recv(corio::detail::io_state&) noexcept override {}
+    void arm(corio::detail::io_state&, corio::detail::multishot, corio::detail::multishot_sink&) override {}
+    void pause(corio::detail::io_state&) noexcept override {}
+    void connect(int fd, const void* addr, unsigned len, corio::detail::port_op& op) override {
+        read_at(fd, static_cast<char*>(const_cast<void*>(addr)), len, 0, op);
+    }
     void send(corio::detail::io_state&, const char*, std::size_t, corio::detail::port_op&) override {}
     void read_at(int, char* buf, std::size_t n, std::uint64_t offset, corio::detail::port_op& op) override {
         REQUIRE_FALSE(in_flight);
