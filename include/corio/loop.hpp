@@ -85,6 +85,9 @@ public:
     }
     ~event_loop() {
         shutdown();
+        // A thread whose post this loop has already run may still be inside
+        // post_threadsafe, about to wake the reactor: wait until it is out.
+        while (posting_.load(std::memory_order_acquire) != 0) detail::cpu_relax();
         detail::current_loop_ptr = nullptr;
         detail::current_scheduler_ptr = nullptr;
     }
@@ -160,6 +163,7 @@ public:
 
     /// Lock-free push; the loop runs item->fn on its own thread.
     void post_threadsafe(detail::remote_item* item) noexcept {
+        posting_.fetch_add(1, std::memory_order_seq_cst); // before the item can be seen
         detail::remote_item* head = remote_.load(std::memory_order_relaxed);
         do {
             item->next = head;
@@ -168,6 +172,7 @@ public:
         // Only the first item after a drain needs to wake the loop, and not even that one
         // while the loop polls for it (seq_cst pairs with spin_for_remote's store and load).
         if (!head && !spinning_.load(std::memory_order_seq_cst)) reactor_.wake();
+        posting_.fetch_sub(1, std::memory_order_release);
     }
 
     /// Work another thread will post back (pool jobs): keeps shutdown waiting for it, and
@@ -455,6 +460,7 @@ private:
     detail::timer_heap timers_;
     std::atomic<detail::remote_item*> remote_{nullptr};
     std::atomic<bool> spinning_{false}; // the loop polls remote_ instead of sleeping
+    std::atomic<int> posting_{0};       // threads inside post_threadsafe
     std::int64_t virtual_now_ns_ = 0;
     bool virtual_time_ = false;
     bool debug_ = false;
