@@ -53,6 +53,7 @@ void spit(const std::string& path, const std::string& data) {
 
 using test_support::open_fd_count;
 
+using test_support::cancelled_at;
 using test_support::pattern;
 
 using test_support::error_of;
@@ -102,22 +103,6 @@ struct worker_blocker {
     }
 };
 
-// Cancels op once it waits for its system call: on the pool, queued behind the blocker;
-// on io_uring, submitted to the ring (and maybe done, not yet reaped: it must still end
-// cancelled). One yield is enough, as op runs to its wait as soon as it starts.
-template <class T>
-corio::task<bool> cancelled_while_queued(corio::task<T> op) {
-    auto h = corio::spawn(std::move(op));
-    co_await corio::sleep(0s);
-    REQUIRE_FALSE(h.done());
-    h.cancel();
-    try {
-        co_await h;
-    } catch (const corio::cancelled_error&) {
-        co_return true;
-    }
-    co_return false;
-}
 
 } // namespace
 
@@ -481,7 +466,7 @@ TEST_CASE("a cancelled readinto leaves the position where it was") {
         std::string buf(300000, '\0');
         worker_blocker b;
         co_await b.start();
-        bool cancelled = co_await cancelled_while_queued(f.readinto(buf));
+        bool cancelled = co_await cancelled_at(f.readinto(buf), 1);
         co_await b.release();
         REQUIRE(cancelled);
         REQUIRE(f.tell() == 0);
@@ -708,10 +693,10 @@ TEST_CASE("a cancelled read leaves the position and the data where they were") {
 
         worker_blocker b;
         co_await b.start();
-        bool c1 = co_await cancelled_while_queued(f.read(70000));  // a buffer refill
-        bool c2 = co_await cancelled_while_queued(f.read(300000)); // a direct read
-        bool c3 = co_await cancelled_while_queued(f.readline());
-        bool c4 = co_await cancelled_while_queued(f.read());
+        bool c1 = co_await cancelled_at(f.read(70000), 1);  // a buffer refill
+        bool c2 = co_await cancelled_at(f.read(300000), 1); // a direct read
+        bool c3 = co_await cancelled_at(f.readline(), 1);
+        bool c4 = co_await cancelled_at(f.read(), 1);
         co_await b.release();
         REQUIRE(c1);
         REQUIRE(c2);
@@ -738,7 +723,7 @@ TEST_CASE("a cancelled streaming read drops its read-ahead and loses nothing") {
         worker_blocker b;
         co_await b.start(); // queued behind the read-ahead: it is done once this runs
         got += co_await f.read(chunk); // served by the read-ahead, without the pool
-        bool cancelled = co_await cancelled_while_queued(f.read(chunk));
+        bool cancelled = co_await cancelled_at(f.read(chunk), 1);
         co_await b.release();
         REQUIRE(cancelled);
         REQUIRE(f.tell() == got.size());
@@ -766,8 +751,8 @@ TEST_CASE("cancelled writes: the position advances only for writes that complete
 
         worker_blocker b;
         co_await b.start();
-        bool c1 = co_await cancelled_while_queued(f.write(big)); // flushes first, then direct
-        bool c2 = co_await cancelled_while_queued(f.flush());
+        bool c1 = co_await cancelled_at(f.write(big), 1); // flushes first, then direct
+        bool c2 = co_await cancelled_at(f.flush(), 1);
         co_await b.release();
         REQUIRE(c1);
         REQUIRE(c2);
@@ -790,7 +775,7 @@ TEST_CASE("a cancelled flush in append mode drops the pending data") {
         REQUIRE(f.tell() == 8);
         worker_blocker b;
         co_await b.start();
-        bool c = co_await cancelled_while_queued(f.flush());
+        bool c = co_await cancelled_at(f.flush(), 1);
         co_await b.release();
         REQUIRE(c);
         REQUIRE(f.tell() == 4); // back to the end of what was flushed

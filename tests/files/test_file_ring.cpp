@@ -35,6 +35,7 @@ namespace {
 struct temp_dir : test_support::temp_dir {
     temp_dir() : test_support::temp_dir("corio_test_file_ring") {}
 };
+using test_support::cancelled_at;
 using test_support::pattern;
 
 void spit(const std::string& path, const std::string& data) {
@@ -324,27 +325,6 @@ TEST_CASE("on io_uring, reads, writes and fsync at offsets never use the worker 
     if (ring) REQUIRE(ring_jobs == 0);
 }
 
-namespace {
-
-// Cancels op after `turns` yields of the canceller: 0, before op starts; 1, once op has
-// submitted its system call and nothing was reaped yet; 2, once a cached read has
-// completed and op's resumption is queued behind the canceller. True if it ended
-// cancelled.
-template <class T>
-corio::task<bool> cancelled_at(corio::task<T> op, int turns) {
-    auto h = corio::spawn(std::move(op));
-    for (int i = 0; i < turns; ++i) co_await corio::sleep(0s);
-    REQUIRE_FALSE(h.done());
-    h.cancel();
-    try {
-        co_await h;
-    } catch (const corio::cancelled_error&) {
-        co_return true;
-    }
-    co_return false;
-}
-
-} // namespace
 
 TEST_CASE("a file read or write cancelled on the ring leaves the file object as the pool does") {
     temp_dir dir;

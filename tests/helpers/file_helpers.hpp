@@ -3,6 +3,7 @@
 // exception an awaitable throws.
 #include <stdlib.h>
 
+#include <chrono>
 #include <filesystem>
 #include <optional>
 #include <random>
@@ -49,6 +50,25 @@ corio::task<std::optional<E>> error_of(Awaitable work) {
         co_return e;
     }
     co_return std::nullopt;
+}
+
+// Cancels op after `turns` yields of the canceller: 0, before op starts; 1, once op waits
+// for its system call (on the pool, queued behind a blocker; on io_uring, submitted to the
+// ring and maybe done, not yet reaped: it must still end cancelled); 2, once a cached
+// read has completed and op's resumption is queued behind the canceller. True if it ended
+// cancelled.
+template <class T>
+corio::task<bool> cancelled_at(corio::task<T> op, int turns) {
+    auto h = corio::spawn(std::move(op));
+    for (int i = 0; i < turns; ++i) co_await corio::sleep(std::chrono::seconds(0));
+    REQUIRE_FALSE(h.done());
+    h.cancel();
+    try {
+        co_await h;
+    } catch (const corio::cancelled_error&) {
+        co_return true;
+    }
+    co_return false;
 }
 
 } // namespace test_support

@@ -149,10 +149,9 @@ public:
     /// received bytes, op->complete for operations, h.on_wake() for a wake-up.
     template <class Handler>
     void poll(int timeout_ms, Handler& h) {
-        if (ring_.enter(timeout_ms != 0, timeout_ms < 0 ? -1 : std::int64_t(timeout_ms) * 1'000'000))
-            reap(h);
-        else
-            reap(h); // a signal or the timeout: completions may still have arrived
+        // Interrupted or timed out, completions may still have arrived: reap either way.
+        (void)ring_.enter(timeout_ms != 0, timeout_ms < 0 ? -1 : std::int64_t(timeout_ms) * 1'000'000);
+        reap(h);
     }
 
     /// Thread-safe, and async-signal-safe.
